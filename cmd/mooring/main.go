@@ -1,0 +1,94 @@
+// Command mooring keeps the networking and high-availability layer of a
+// bare-metal Kubernetes cluster in Git, and keeps the cluster equal to Git.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// rootCmd is the mooring command; each subcommand's file adds itself in init.
+var rootCmd = &cobra.Command{
+	Use:   "mooring",
+	Short: "Keep a bare-metal cluster's load balancer, ingress and control plane equal to Git",
+	Long: `mooring reads a Git repository that describes MetalLB address pools and L2
+advertisements, ingress routes and the control plane (VIP and etcd members),
+renders it with Kustomize, validates it, applies it, holds the VIP on the right
+node, finds drift, and reports every result back to Git.`,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+var logLevel = new(slog.LevelVar)
+
+func init() {
+	rootCmd.PersistentFlags().Var(levelFlag{logLevel}, "log-level", "log level: debug, info, warn, error")
+	rootCmd.PersistentPreRun = func(*cobra.Command, []string) {
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})))
+	}
+	logLevel.Set(slog.LevelWarn)
+}
+
+// exitError carries a process exit code through cobra: 1 means "findings or
+// changes" (like kubectl diff), 2 means "could not run".
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode returns an error that makes mooring exit with code after printing
+// nothing more; err may be nil.
+func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := rootCmd.ExecuteContext(ctx)
+	stop()
+	os.Exit(report(err))
+}
+
+// report prints err, if any, and returns the exit code for it.
+func report(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "mooring:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "mooring:", err)
+	return 2
+}
+
+type levelFlag struct{ v *slog.LevelVar }
+
+func (l levelFlag) String() string {
+	if l.v == nil {
+		return "warn"
+	}
+	return l.v.Level().String()
+}
+func (l levelFlag) Set(s string) error { return l.v.UnmarshalText([]byte(s)) }
+func (l levelFlag) Type() string       { return "level" }
