@@ -1,0 +1,46 @@
+// Package sources turns a Git repository and a ref into a Revision: a commit
+// SHA and the tree it names. It fetches over smart HTTP(S), SSH and file://
+// into a cache folder, opens local paths and working trees, resolves
+// branches, tags, SHAs and pull-request refs, authenticates, and verifies
+// commit signatures.
+package sources
+
+import (
+	"io/fs"
+	"time"
+)
+
+// Revision is a commit and the tree it names. Every result mooring produces is
+// about one Revision.
+type Revision struct {
+	// Repo is the URL or path the revision was read from (credentials removed).
+	Repo string
+	// Ref is the ref as the user gave it ("main", "v1.2", "refs/pull/7/head",
+	// a short SHA); "" for a working tree.
+	Ref string
+	// Commit is the full commit SHA; for a working tree with uncommitted
+	// edits it is the SHA of HEAD and Dirty is true.
+	Commit string
+	// Tree is the hash of the commit's root tree (for a dirty working tree,
+	// a content hash of the files, prefixed "worktree:"). Together with a
+	// path it keys the render cache.
+	Tree string
+	// Author, Email, Time and Message describe the commit.
+	Author  string
+	Email   string
+	Time    time.Time
+	Message string
+	// Dirty is true for a local working tree with uncommitted edits.
+	Dirty bool
+	// FS is the tree, read-only. It implements fs.ReadLinkFS so symlinks are
+	// seen as symlinks (render refuses those that leave the repository).
+	FS fs.FS
+}
+
+// Short returns the first 12 characters of the commit SHA.
+func (r *Revision) Short() string {
+	if len(r.Commit) > 12 {
+		return r.Commit[:12]
+	}
+	return r.Commit
+}
