@@ -32,6 +32,9 @@ type Revision struct {
 	Message string
 	// Dirty is true for a local working tree with uncommitted edits.
 	Dirty bool
+	// Signer names the key that signed the commit ("Name <email>
+	// (FINGERPRINT)") when signatures were verified; "" otherwise.
+	Signer string
 	// FS is the tree, read-only. It implements fs.ReadLinkFS so symlinks are
 	// seen as symlinks (render refuses those that leave the repository).
 	FS fs.FS

@@ -1,0 +1,162 @@
+package sources
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// openLocal reads a repository on disk: ref "" is its working tree, any
+// other ref a commit of its object store.
+func openLocal(loc location, ref string, opts Options) (*Revision, error) {
+	repo := loc.path
+	if _, err := os.Stat(repo); err != nil {
+		return nil, newError(ErrRepoNotFound, repo, ref, "repository "+repo+" not found", nil)
+	}
+	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		if errors.Is(err, git.ErrRepositoryNotExists) {
+			return nil, newError(ErrRepoNotFound, repo, ref, "no git repository at "+repo, nil)
+		}
+		return nil, newError(ErrRepoNotFound, repo, ref, "open "+repo, err)
+	}
+	if ref != "" {
+		c, err := resolve(r, repo, ref)
+		if err != nil {
+			return nil, err
+		}
+		return revision(r, c, repo, ref, opts.Verify)
+	}
+	wt, err := r.Worktree()
+	if errors.Is(err, git.ErrIsBareRepository) {
+		c, err := resolve(r, repo, "")
+		if err != nil {
+			return nil, err
+		}
+		return revision(r, c, repo, "", opts.Verify)
+	}
+	if err != nil {
+		return nil, newError(ErrRepoNotFound, repo, ref, "open working tree of "+repo, err)
+	}
+	return openWorktree(r, wt, repo, opts)
+}
+
+// openWorktree returns the working tree as a Revision: HEAD's commit, and
+// the files as they are on disk.
+func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options) (*Revision, error) {
+	root := wt.Filesystem.Root()
+	status, err := wt.Status()
+	if err != nil {
+		return nil, newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
+	}
+	rev := &Revision{Repo: repo}
+	head, err := r.Head()
+	switch {
+	case err == nil:
+		c, err := r.CommitObject(head.Hash())
+		if err != nil {
+			return nil, newError(ErrRefNotFound, repo, "", "HEAD commit of "+repo, err)
+		}
+		rev.Commit = c.Hash.String()
+		rev.Tree = c.TreeHash.String()
+		rev.Author, rev.Email, rev.Time, rev.Message = c.Author.Name, c.Author.Email, c.Author.When, c.Message
+		rev.Dirty = !status.IsClean()
+		if opts.Verify != nil && !rev.Dirty {
+			signed, err := revision(r, c, repo, "", opts.Verify)
+			if err != nil {
+				return nil, err
+			}
+			rev.Signer = signed.Signer
+		}
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		rev.Dirty = true // no commit yet: everything is an edit
+	default:
+		return nil, newError(ErrRefNotFound, repo, "", "HEAD of "+repo, err)
+	}
+	if rev.Dirty {
+		if opts.Verify != nil {
+			return nil, &Error{Kind: ErrUnsigned, Repo: repo, Commit: rev.Commit, msg: fmt.Sprintf(
+				"working tree %s has uncommitted edits, which carry no signature, and signatures are required", repo)}
+		}
+		files, err := worktreeFiles(r, status)
+		if err != nil {
+			return nil, newError(ErrRepoNotFound, repo, "", "list files of "+root, err)
+		}
+		sum, err := contentHash(root, files)
+		if err != nil {
+			return nil, newError(ErrRepoNotFound, repo, "", "hash working tree "+root, err)
+		}
+		rev.Tree = "worktree:" + sum
+	}
+	rev.FS = os.DirFS(root)
+	return rev, nil
+}
+
+// worktreeFiles lists the tracked files still present and the untracked
+// files git does not ignore, sorted: what a commit of the tree would hold.
+func worktreeFiles(r *git.Repository, status git.Status) ([]string, error) {
+	idx, err := r.Storer.Index()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range idx.Entries {
+		if s, ok := status[e.Name]; ok && s.Worktree == git.Deleted {
+			continue
+		}
+		files = append(files, e.Name)
+	}
+	for name, s := range status {
+		if s.Worktree == git.Untracked || (s.Staging == git.Added && !slices.Contains(files, name)) {
+			files = append(files, name)
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// contentHash hashes the names, kinds and contents of files under root.
+func contentHash(root string, files []string) (string, error) {
+	h := sha256.New()
+	for _, name := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "link %s\x00%s\x00", name, target)
+		case fi.Mode().IsRegular():
+			fmt.Fprintf(h, "file %s\x00%o\x00%d\x00", name, fi.Mode().Perm()&0o100, fi.Size())
+			f, err := os.Open(p)
+			if err != nil {
+				return "", err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return "", err
+			}
+		default:
+			fmt.Fprintf(h, "other %s\x00%s\x00", name, fi.Mode().Type())
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

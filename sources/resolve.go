@@ -1,0 +1,168 @@
+package sources
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+var (
+	hexRef    = regexp.MustCompile(`^[0-9a-fA-F]{4,40}$`)
+	pullShort = regexp.MustCompile(`^pull/([0-9]+)$`)
+	mrShort   = regexp.MustCompile(`^merge-requests/([0-9]+)$`)
+)
+
+// refCandidates lists the full ref names ref may mean, in git rev-parse's
+// order (tags before branches), with the pull-request shorthands first.
+func refCandidates(ref string) []plumbing.ReferenceName {
+	if m := pullShort.FindStringSubmatch(ref); m != nil {
+		return []plumbing.ReferenceName{plumbing.ReferenceName("refs/pull/" + m[1] + "/head")}
+	}
+	if m := mrShort.FindStringSubmatch(ref); m != nil {
+		return []plumbing.ReferenceName{plumbing.ReferenceName("refs/merge-requests/" + m[1] + "/head")}
+	}
+	if ref == "HEAD" || strings.HasPrefix(ref, "refs/") {
+		return []plumbing.ReferenceName{plumbing.ReferenceName(ref)}
+	}
+	return []plumbing.ReferenceName{
+		plumbing.ReferenceName("refs/" + ref),
+		plumbing.ReferenceName("refs/tags/" + ref),
+		plumbing.ReferenceName("refs/heads/" + ref),
+		plumbing.ReferenceName("refs/remotes/" + ref),
+		plumbing.ReferenceName("refs/remotes/" + ref + "/HEAD"),
+	}
+}
+
+// isFullSHA reports whether ref is a 40-digit hex SHA.
+func isFullSHA(ref string) bool { return len(ref) == 40 && hexRef.MatchString(ref) }
+
+// resolve finds the commit ref names in r: "" is HEAD; then refs (as
+// refCandidates orders them); then a full or unique short SHA.
+func resolve(r *git.Repository, repo, ref string) (*object.Commit, error) {
+	notFound := func() error {
+		return newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q not found in %s", ref, repo), nil)
+	}
+	if ref == "" {
+		h, err := r.Reference(plumbing.HEAD, true)
+		if err != nil {
+			if errors.Is(err, plumbing.ErrReferenceNotFound) {
+				return nil, newError(ErrEmptyRepo, repo, ref, fmt.Sprintf("%s has no commits (HEAD names no commit)", repo), nil)
+			}
+			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("HEAD of %s", repo), err)
+		}
+		return peel(r, repo, "HEAD", h.Hash())
+	}
+	if isFullSHA(ref) {
+		h := plumbing.NewHash(strings.ToLower(ref))
+		if _, err := r.Storer.EncodedObject(plumbing.AnyObject, h); err == nil {
+			return peel(r, repo, ref, h)
+		}
+		return nil, newError(ErrRefNotFound, repo, ref,
+			fmt.Sprintf("ref %q not found in %s (no such commit on any branch or tag)", ref, repo), nil)
+	}
+	for _, name := range refCandidates(ref) {
+		rf, err := r.Reference(name, true)
+		if err == nil {
+			return peel(r, repo, ref, rf.Hash())
+		}
+	}
+	if hexRef.MatchString(ref) {
+		hashes, err := hashesWithPrefix(r, strings.ToLower(ref))
+		if err != nil {
+			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s", ref, repo), err)
+		}
+		var commits []*object.Commit
+		for _, h := range hashes {
+			if c, err := peel(r, repo, ref, h); err == nil && !containsCommit(commits, c) {
+				commits = append(commits, c)
+			}
+		}
+		switch len(commits) {
+		case 0:
+		case 1:
+			return commits[0], nil
+		default:
+			var shas []string
+			for _, c := range commits {
+				shas = append(shas, c.Hash.String())
+			}
+			return nil, newError(ErrAmbiguousRef, repo, ref, fmt.Sprintf(
+				"ref %q is ambiguous in %s: it is the start of %d commits (%s); give more digits",
+				ref, repo, len(commits), strings.Join(shas, ", ")), nil)
+		}
+	}
+	return nil, notFound()
+}
+
+func containsCommit(cs []*object.Commit, c *object.Commit) bool {
+	for _, x := range cs {
+		if x.Hash == c.Hash {
+			return true
+		}
+	}
+	return false
+}
+
+// hashesWithPrefix returns the objects whose hex hash starts with prefix.
+func hashesWithPrefix(r *git.Repository, prefix string) ([]plumbing.Hash, error) {
+	type prefixer interface {
+		HashesWithPrefix(prefix []byte) ([]plumbing.Hash, error)
+	}
+	even := prefix[:len(prefix)/2*2]
+	b, err := hex.DecodeString(even)
+	if err != nil {
+		return nil, err
+	}
+	var candidates []plumbing.Hash
+	if p, ok := r.Storer.(prefixer); ok {
+		if candidates, err = p.HashesWithPrefix(b); err != nil {
+			return nil, err
+		}
+	} else {
+		iter, err := r.Storer.IterEncodedObjects(plumbing.AnyObject)
+		if err != nil {
+			return nil, err
+		}
+		err = iter.ForEach(func(o plumbing.EncodedObject) error {
+			if strings.HasPrefix(o.Hash().String(), even) {
+				candidates = append(candidates, o.Hash())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []plumbing.Hash
+	for _, h := range candidates {
+		if strings.HasPrefix(h.String(), prefix) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// peel follows annotated tags from h to a commit.
+func peel(r *git.Repository, repo, ref string, h plumbing.Hash) (*object.Commit, error) {
+	for range 10 {
+		obj, err := r.Object(plumbing.AnyObject, h)
+		if err != nil {
+			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s: object %s", ref, repo, h), err)
+		}
+		switch o := obj.(type) {
+		case *object.Commit:
+			return o, nil
+		case *object.Tag:
+			h = o.Target
+		default:
+			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s names a %s, not a commit", ref, repo, obj.Type()), nil)
+		}
+	}
+	return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s: tags nested too deeply", ref, repo), nil)
+}
