@@ -1,0 +1,119 @@
+package forge
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mooringhq/mooring/finding"
+)
+
+// StateOf returns the commit status state of a report: failure when any
+// finding is an error, success otherwise.
+func StateOf(r finding.Report) State {
+	if r.Failed() {
+		return Failure
+	}
+	return Success
+}
+
+// DescribeReport returns the one-line status description of a report, e.g.
+// "validate: 2 errors, 1 warning: 3 objects would change". Clients trim it
+// to their forge's limit.
+func DescribeReport(r finding.Report) string {
+	d := finding.Describe(r.Findings)
+	if r.Kind != "" {
+		d = r.Kind + ": " + d
+	}
+	if r.Summary != "" {
+		d += "; " + r.Summary
+	}
+	return d
+}
+
+// Markdown renders a report as a pull request comment: a heading with the
+// counts, a table of the findings and the report's Body. Values of findings
+// about Secrets and Secret data in the body are masked.
+func Markdown(r finding.Report) string {
+	var b strings.Builder
+	icon := "✅"
+	switch {
+	case r.Failed():
+		icon = "❌"
+	case len(r.Findings) > 0:
+		icon = "⚠️"
+	}
+	kind := r.Kind
+	if kind == "" {
+		kind = "report"
+	}
+	fmt.Fprintf(&b, "### %s mooring %s: %s\n\n", icon, kind, finding.Describe(r.Findings))
+	var facts []string
+	if r.Commit != "" {
+		facts = append(facts, "commit `"+short(r.Commit)+"`")
+	}
+	if r.Ref != "" {
+		facts = append(facts, "ref `"+cell(r.Ref)+"`")
+	}
+	if r.Path != "" {
+		facts = append(facts, "path `"+cell(r.Path)+"`")
+	}
+	if r.Duration > 0 {
+		facts = append(facts, "took "+r.Duration.Round(1e6).String())
+	}
+	if len(facts) > 0 {
+		b.WriteString(strings.Join(facts, " · ") + "\n\n")
+	}
+	if r.Summary != "" {
+		b.WriteString(r.Summary + "\n\n")
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString("| severity | code | object | field | file | message | expected | observed |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		for _, f := range r.Findings {
+			exp, obs := f.Expected, f.Observed
+			if strings.EqualFold(f.Object.Kind, "Secret") {
+				exp, obs = maskValue(exp), maskValue(obs)
+			}
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n",
+				f.Severity, cell(f.Code), cell(f.Object.String()), code(f.Field), code(f.File),
+				cell(f.Message), code(exp), code(obs))
+		}
+		b.WriteString("\n")
+	}
+	if r.Body != "" {
+		b.WriteString(MaskSecrets(r.Body))
+		if !strings.HasSuffix(r.Body, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// cell makes s safe inside a markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "\r", "")
+	s = strings.ReplaceAll(s, "\n", "<br>")
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "`", "'")
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + cell(s) + "`"
+}
+
+func maskValue(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
