@@ -1,0 +1,207 @@
+package render
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// FormatVersion is the version of mooring's rendering rules (how objects are
+// built, cleaned and tagged with files). It is part of every cache key, so a
+// change of the rules invalidates cached results.
+const FormatVersion = 1
+
+// Options configures one Build.
+type Options struct {
+	// Path is the kustomization folder to build, relative to the repository
+	// root and slash-separated. Default ".".
+	Path string
+	// MaxFileSize is the largest file, in bytes, the repository may hold.
+	// Default 1 MiB.
+	MaxFileSize int64
+	// MaxFiles is the largest number of files the repository may hold,
+	// counting files reached through symlinks. Default 10,000.
+	MaxFiles int
+}
+
+// DefaultOptions returns the options of a build of the repository root.
+func DefaultOptions() Options {
+	return Options{Path: ".", MaxFileSize: 1 << 20, MaxFiles: 10000}
+}
+
+// withDefaults fills the zero fields of o from DefaultOptions and cleans Path.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Path == "" {
+		o.Path = d.Path
+	}
+	o.Path = path.Clean(strings.TrimPrefix(strings.ReplaceAll(o.Path, "\\", "/"), "./"))
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = d.MaxFileSize
+	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = d.MaxFiles
+	}
+	return o
+}
+
+// annotations kustomize adds for its own bookkeeping; none of them may reach
+// the cluster.
+const originAnnotation = "config.kubernetes.io/origin"
+
+var internalAnnotationPrefixes = []string{
+	"internal.config.kubernetes.io/",
+	"config.kubernetes.io/origin",
+	"alpha.config.kubernetes.io/transformations",
+}
+
+// Build renders the kustomization at opts.Path of the repository tree fsys,
+// offline, and returns the objects sorted by API group, kind, namespace and
+// name (then apiVersion), each with the repository file it came from.
+//
+// fsys should implement fs.ReadLinkFS so symlinks can be checked; one whose
+// target leaves the tree is refused. Build returns a *RefusedError for input
+// mooring will not render (remote bases, Helm charts, plugins, paths leaving
+// the repository, limits) and an error naming the file for malformed YAML.
+func Build(fsys fs.FS, opts Options) ([]Object, error) {
+	opts = opts.withDefaults()
+	if opts.Path == ".." || strings.HasPrefix(opts.Path, "../") || path.IsAbs(opts.Path) {
+		return nil, fmt.Errorf("render: path %q leaves the repository", opts.Path)
+	}
+	mem, err := load(fsys, opts)
+	if err != nil {
+		return nil, err
+	}
+	root := "/" + opts.Path
+	if opts.Path == "." {
+		root = "/"
+	}
+	if !mem.IsDir(root) {
+		return nil, fmt.Errorf("render: path %q: no such folder in the repository", opts.Path)
+	}
+	c := checker{fs: mem, seen: map[string]bool{}}
+	kfile, err := c.check(root, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := addOriginAnnotations(mem, kfile); err != nil {
+		return nil, err
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	m, err := k.Run(mem, root)
+	if err != nil {
+		return nil, explain(mem, opts.Path, err)
+	}
+	out := make([]Object, 0, m.Size())
+	for _, res := range m.Resources() {
+		file := ""
+		if o, err := res.GetOrigin(); err == nil && o != nil && o.Repo == "" {
+			switch {
+			case o.Path != "":
+				file = path.Join(opts.Path, o.Path)
+			case o.ConfiguredIn != "":
+				file = path.Join(opts.Path, o.ConfiguredIn)
+			}
+		}
+		obj, err := res.Map()
+		if err != nil {
+			return nil, fmt.Errorf("render: %s: object %s: %w", opts.Path, res.CurId(), err)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		cleanAnnotations(u)
+		out = append(out, Object{File: file, Object: u})
+	}
+	sortObjects(out)
+	return out, nil
+}
+
+// cleanAnnotations removes kustomize's bookkeeping annotations, and the
+// annotations map itself when nothing else is left in it.
+func cleanAnnotations(u *unstructured.Unstructured) {
+	md, ok := u.Object["metadata"].(map[string]any)
+	if !ok {
+		return
+	}
+	ann, ok := md["annotations"].(map[string]any)
+	if !ok {
+		return
+	}
+	for k := range ann {
+		for _, p := range internalAnnotationPrefixes {
+			if strings.HasPrefix(k, p) {
+				delete(ann, k)
+			}
+		}
+	}
+	if len(ann) == 0 {
+		delete(md, "annotations")
+	}
+}
+
+// group returns the API group of an apiVersion ("" for the core group).
+func group(apiVersion string) string {
+	if i := strings.IndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
+}
+
+// sortObjects orders objects by API group, kind, namespace, name and
+// apiVersion: a total order on distinct objects, so output is deterministic.
+func sortObjects(objs []Object) {
+	slices.SortStableFunc(objs, func(a, b Object) int {
+		ua, ub := a.Object, b.Object
+		return cmp.Or(
+			cmp.Compare(group(ua.GetAPIVersion()), group(ub.GetAPIVersion())),
+			cmp.Compare(ua.GetKind(), ub.GetKind()),
+			cmp.Compare(ua.GetNamespace(), ub.GetNamespace()),
+			cmp.Compare(ua.GetName(), ub.GetName()),
+			cmp.Compare(ua.GetAPIVersion(), ub.GetAPIVersion()),
+		)
+	})
+}
+
+// RefusedError reports input mooring will not render: a remote base, a Helm
+// chart, a plugin, a path or symlink leaving the repository, a file over the
+// size limit or too many files.
+type RefusedError struct {
+	// File is the repository file holding the entry (a kustomization file,
+	// or the symlink or oversized file itself).
+	File string
+	// Entry is the offending entry as written ("resources: github.com/x/y").
+	Entry string
+	// Reason says why it is refused.
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Entry == "" {
+		return fmt.Sprintf("render: %s: %s", e.File, e.Reason)
+	}
+	return fmt.Sprintf("render: %s: %s: %s", e.File, e.Entry, e.Reason)
+}
+
+// IsRefused reports whether err is (or wraps) a *RefusedError.
+func IsRefused(err error) bool {
+	var r *RefusedError
+	return errors.As(err, &r)
+}
+
+// rel turns a path of the in-memory filesystem into a repository path.
+func rel(p string) string {
+	p = strings.TrimPrefix(path.Clean(p), "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+var _ filesys.FileSystem = filesys.MakeFsInMemory()

@@ -1,0 +1,139 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/mooringhq/mooring/sources"
+)
+
+// Renderer builds revisions and caches the results by tree hash, path and
+// options: in memory, and on disk under Dir so that a second run of the CLI
+// on an unchanged tree is a cache hit. The zero value caches in memory only.
+// A Renderer is safe for concurrent use.
+type Renderer struct {
+	// Dir is the cache folder ("" for no disk cache). It is created when
+	// needed.
+	Dir string
+
+	mu  sync.Mutex
+	mem map[string][]Object
+}
+
+// Render builds rev at opts and reports whether the result came from the
+// cache. A revision without a tree hash (or a dirty working tree without a
+// content hash) is always built. The returned objects are shared with the
+// cache: callers must not modify them.
+func (r *Renderer) Render(rev *sources.Revision, opts Options) ([]Object, bool, error) {
+	opts = opts.withDefaults()
+	key := cacheKey(rev, opts)
+	if key == "" {
+		objs, err := Build(rev.FS, opts)
+		return objs, false, err
+	}
+	r.mu.Lock()
+	objs, ok := r.mem[key]
+	r.mu.Unlock()
+	if ok {
+		return objs, true, nil
+	}
+	if objs, ok := r.load(key); ok {
+		r.remember(key, objs)
+		return objs, true, nil
+	}
+	objs, err := Build(rev.FS, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	r.remember(key, objs)
+	if err := r.store(key, objs); err != nil {
+		// A cache that cannot be written only costs time later.
+		slog.Warn("render cache not written", "dir", r.Dir, "err", err)
+	}
+	return objs, false, nil
+}
+
+func (r *Renderer) remember(key string, objs []Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mem == nil {
+		r.mem = map[string][]Object{}
+	}
+	r.mem[key] = objs
+}
+
+// cacheKey returns the cache key of rev at opts, or "" when rev's tree has
+// no content hash.
+func cacheKey(rev *sources.Revision, opts Options) string {
+	if rev.Tree == "" || (rev.Dirty && !strings.HasPrefix(rev.Tree, "worktree:")) {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "mooring render\x00format %d\x00codec %d\x00tree %s\x00path %s\x00maxFileSize %d\x00maxFiles %d",
+		FormatVersion, codecVersion, rev.Tree, opts.Path, opts.MaxFileSize, opts.MaxFiles)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (r *Renderer) file(key string) string {
+	return filepath.Join(r.Dir, "render-"+key+codecExt)
+}
+
+// load reads a cached result; a missing or corrupt file is a miss.
+func (r *Renderer) load(key string) ([]Object, bool) {
+	if r.Dir == "" {
+		return nil, false
+	}
+	data, err := os.ReadFile(r.file(key))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			slog.Warn("render cache not read", "file", r.file(key), "err", err)
+		}
+		return nil, false
+	}
+	objs, err := decode(data)
+	if err != nil {
+		slog.Warn("render cache file corrupt; rebuilding", "file", r.file(key), "err", err)
+		return nil, false
+	}
+	return objs, true
+}
+
+// store writes a result atomically: a temporary file renamed into place, so
+// a reader never sees half a file.
+func (r *Renderer) store(key string, objs []Object) error {
+	if r.Dir == "" {
+		return nil
+	}
+	data, err := encode(objs)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(r.Dir, ".render-*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), r.file(key)); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
