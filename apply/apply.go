@@ -1,0 +1,448 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/render"
+)
+
+// Options configures one Apply.
+type Options struct {
+	// Inventory names the inventory (see InventoryName). Required.
+	Inventory string
+	// Commit and Source are recorded in the inventory.
+	Commit, Source string
+	// Prune deletes objects the previous inventory holds and objs lacks.
+	// Callers set it only after a render without errors. Default false.
+	Prune bool
+	// AllowEmpty permits applying no objects at all, which with Prune
+	// deletes everything the inventory holds. Default false: an empty
+	// render is refused, since it is more often a mistake than an intent.
+	AllowEmpty bool
+	// ForceConflicts takes fields other field managers own instead of
+	// failing. Default false.
+	ForceConflicts bool
+	// DryRun computes the changes without making them.
+	DryRun bool
+	// Concurrency bounds the requests in flight. Default 16.
+	Concurrency int
+	// Timeout bounds the wait for CRDs to be established. Default 1 minute.
+	Timeout time.Duration
+}
+
+// DefaultOptions returns the defaults of Options.
+func DefaultOptions() Options { return Options{Concurrency: 16, Timeout: time.Minute} }
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Concurrency <= 0 {
+		o.Concurrency = d.Concurrency
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = d.Timeout
+	}
+	return o
+}
+
+// Action is what an Apply did (or, in a dry run, would do) to one object.
+type Action string
+
+// Actions of a Change.
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Pruned     Action = "pruned"
+	// Kept is an object the repository dropped that carries
+	// mooring.dev/prune: disabled; it stays and leaves the inventory.
+	Kept   Action = "kept"
+	Failed Action = "failed"
+)
+
+// Change is one object's outcome.
+type Change struct {
+	File   string         `json:"file,omitempty"`
+	Object finding.Object `json:"object"`
+	Action Action         `json:"action"`
+	Error  string         `json:"error,omitempty"`
+}
+
+// Result is the outcome of an Apply.
+type Result struct {
+	Commit  string   `json:"commit,omitempty"`
+	DryRun  bool     `json:"dryRun,omitempty"`
+	Changes []Change `json:"changes"`
+}
+
+// Count returns how many changes have action a.
+func (r *Result) Count(a Action) int {
+	n := 0
+	for _, c := range r.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Apply makes the cluster hold objs: CRDs and Namespaces first (waiting
+// until the CRDs are established), then everything else, with server-side
+// apply and at most Concurrency requests in flight. Objects the inventory
+// shows live as last applied are not sent again. An object the server
+// rejects fails with its file, identity and the server's reason; the others
+// are still applied and the inventory records every object that was. Prune
+// runs only when every apply succeeded. The returned Result is valid also
+// when err is not nil.
+func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	res := &Result{Commit: opts.Commit, DryRun: opts.DryRun}
+	if opts.Inventory == "" {
+		return res, errors.New("apply: no inventory name")
+	}
+	if len(objs) == 0 && !opts.AllowEmpty {
+		return res, errors.New("apply: the revision renders no objects; refusing to apply (and prune) nothing")
+	}
+	s, err := m.observe(ctx, objs, opts.Inventory, opts.Concurrency)
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	if opts.DryRun {
+		return m.dryRunApply(ctx, s, opts)
+	}
+
+	// Record new identities before touching them, so an apply cut short
+	// leaves an inventory that still knows every object it may have made.
+	next := map[ID]Entry{}
+	for id, e := range s.prev {
+		next[id] = e
+	}
+	grew := false
+	for _, d := range s.desired {
+		if _, ok := next[d.id]; !ok {
+			next[d.id] = Entry{ID: d.id, Version: d.gvk.Version}
+			grew = true
+		}
+	}
+	inv := &Inventory{Name: opts.Inventory, Commit: s.inv.Commit, Source: opts.Source}
+	if grew {
+		inv.Entries = entries(next)
+		if err := m.storeInventory(ctx, inv); err != nil {
+			return res, fmt.Errorf("apply: %w", err)
+		}
+	}
+
+	var todo1, todo2 []*desired
+	for _, d := range s.desired {
+		switch {
+		case s.unchanged(d):
+			res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: Unchanged})
+		case isCRD(d.id.GroupKind()) || isNamespace(d.id.GroupKind()):
+			todo1 = append(todo1, d)
+		default:
+			todo2 = append(todo2, d)
+		}
+	}
+	var mu sync.Mutex
+	record := func(d *desired, live *unstructured.Unstructured, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: Failed, Error: err.Error()})
+			return
+		}
+		a := Configured
+		if _, ok := s.live[d.id]; !ok {
+			a = Created
+		}
+		res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: a})
+		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: live.GetResourceVersion()}
+	}
+	errs := m.applyAll(ctx, todo1, opts, record)
+	if len(errs) == 0 {
+		errs = m.waitEstablished(ctx, todo1, opts, record)
+	}
+	if len(errs) == 0 {
+		errs = m.applyAll(ctx, todo2, opts, record)
+	} else {
+		for _, d := range todo2 {
+			res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: Failed, Error: "not applied: an earlier stage failed"})
+		}
+	}
+
+	if len(errs) == 0 && opts.Prune {
+		errs = append(errs, m.prune(ctx, s, opts, next, res)...)
+	}
+	inv.Commit = opts.Commit
+	if len(errs) > 0 {
+		inv.Commit = s.inv.Commit
+	}
+	inv.Entries = entries(next)
+	if changed(s.inv, inv) {
+		if err := m.storeInventory(ctx, inv); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	sortChanges(res.Changes)
+	if len(errs) > 0 {
+		return res, fmt.Errorf("apply: %w", errors.Join(errs...))
+	}
+	return res, nil
+}
+
+// applyAll applies ds in parallel and returns their errors in input order.
+func (m *Manager) applyAll(ctx context.Context, ds []*desired, opts Options, record func(*desired, *unstructured.Unstructured, error)) []error {
+	errs := make([]error, len(ds))
+	var g errgroup.Group
+	g.SetLimit(opts.Concurrency)
+	for i, d := range ds {
+		g.Go(func() error {
+			live, err := m.applyOne(ctx, d, opts.ForceConflicts, false, opts.Timeout)
+			record(d, live, err)
+			errs[i] = err
+			return nil
+		})
+	}
+	_ = g.Wait() // the functions return nil; errors are collected by index
+	return slices.DeleteFunc(errs, func(e error) bool { return e == nil })
+}
+
+// applyOne server-side applies d (a dry run when dryRun), retrying a kind
+// the server does not serve yet while its CRD's discovery settles.
+func (m *Manager) applyOne(ctx context.Context, d *desired, force, dryRun bool, wait time.Duration) (*unstructured.Unstructured, error) {
+	po := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
+	if dryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		r, err := m.resource(d.gvk, d.id.Namespace)
+		if err == nil {
+			var live *unstructured.Unstructured
+			live, err = r.Apply(ctx, d.id.Name, d.obj, po)
+			if err == nil {
+				return live, nil
+			}
+		}
+		if meta.IsNoMatchError(err) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return nil, &ObjectError{File: d.file, Object: d.id, Err: ctx.Err()}
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		return nil, &ObjectError{File: d.file, Object: d.id, Err: reason(err)}
+	}
+}
+
+// reason turns an API error into the server's own words.
+func reason(err error) error {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		st := se.Status()
+		if st.Reason == metav1.StatusReasonConflict && st.Details != nil && len(st.Details.Causes) > 0 {
+			var parts []string
+			for _, c := range st.Details.Causes {
+				parts = append(parts, fmt.Sprintf("%s %s", c.Field, c.Message))
+			}
+			return fmt.Errorf("%w (conflicts with another field manager: %s; use --force-conflicts to take the fields)", err, strings.Join(parts, ", "))
+		}
+		return err
+	}
+	return explain(err)
+}
+
+// waitEstablished waits until every CRD in ds is established and records
+// the resourceVersion it has then (the server updates its status after the
+// apply, which would otherwise look like drift).
+func (m *Manager) waitEstablished(ctx context.Context, ds []*desired, opts Options, record func(*desired, *unstructured.Unstructured, error)) []error {
+	var errs []error
+	deadline := time.Now().Add(opts.Timeout)
+	for _, d := range ds {
+		if !isCRD(d.id.GroupKind()) {
+			continue
+		}
+		r, err := m.resource(d.gvk, "")
+		if err != nil {
+			errs = append(errs, &ObjectError{File: d.file, Object: d.id, Err: explain(err)})
+			continue
+		}
+		for {
+			live, err := r.Get(ctx, d.id.Name, metav1.GetOptions{})
+			if err != nil {
+				errs = append(errs, &ObjectError{File: d.file, Object: d.id, Err: explain(err)})
+				break
+			}
+			if established(live) {
+				record(d, live, nil)
+				break
+			}
+			if time.Now().After(deadline) {
+				errs = append(errs, &ObjectError{File: d.file, Object: d.id, Err: fmt.Errorf("not established after %s", opts.Timeout)})
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return append(errs, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return errs
+}
+
+func established(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		cm, _ := c.(map[string]any)
+		if cm["type"] == "Established" && cm["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// prune deletes the entries of the previous inventory that no desired
+// object has, and removes them from next.
+func (m *Manager) prune(ctx context.Context, s *state, opts Options, next map[ID]Entry, res *Result) []error {
+	want := map[ID]bool{}
+	for _, d := range s.desired {
+		want[d.id] = true
+	}
+	var gone []Entry
+	for id, e := range s.prev {
+		if !want[id] {
+			gone = append(gone, e)
+		}
+	}
+	// Namespaces and CRDs last: deleting them deletes what they hold.
+	slices.SortFunc(gone, func(a, b Entry) int { return pruneRank(a.ID) - pruneRank(b.ID) })
+	var errs []error
+	var mu sync.Mutex
+	for rank := 0; rank < 3; rank++ {
+		var g errgroup.Group
+		g.SetLimit(opts.Concurrency)
+		for _, e := range gone {
+			if pruneRank(e.ID) != rank {
+				continue
+			}
+			g.Go(func() error {
+				a, err := m.pruneOne(ctx, e, s.live, opts.DryRun)
+				mu.Lock()
+				defer mu.Unlock()
+				ref := finding.Object{APIVersion: schema.GroupVersion{Group: e.Group, Version: e.Version}.String(), Kind: e.Kind, Namespace: e.Namespace, Name: e.Name}
+				if err != nil {
+					errs = append(errs, err)
+					res.Changes = append(res.Changes, Change{Object: ref, Action: Failed, Error: err.Error()})
+					return nil
+				}
+				delete(next, e.ID)
+				if a != "" {
+					res.Changes = append(res.Changes, Change{Object: ref, Action: a})
+				}
+				return nil
+			})
+		}
+		_ = g.Wait() // errors are collected under mu
+	}
+	return errs
+}
+
+func pruneRank(id ID) int {
+	switch {
+	case isCRD(id.GroupKind()):
+		return 2
+	case isNamespace(id.GroupKind()):
+		return 1
+	}
+	return 0
+}
+
+// pruneOne deletes one object unless it is gone already, no longer carries
+// this inventory's label, or asks to be kept.
+func (m *Manager) pruneOne(ctx context.Context, e Entry, live map[ID]liveMeta, dryRun bool) (Action, error) {
+	l, ok := live[e.ID]
+	if !ok {
+		return "", nil // gone, or another owner relabelled it
+	}
+	if l.annotations[AnnotationPrune] == PruneDisabled {
+		return Kept, nil
+	}
+	r, err := m.resource(schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}, e.Namespace)
+	if meta.IsNoMatchError(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", &ObjectError{Object: e.ID, Err: explain(err)}
+	}
+	if dryRun {
+		return Pruned, nil
+	}
+	bg := metav1.DeletePropagationBackground
+	err = r.Delete(ctx, e.Name, metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{ResourceVersion: &l.resourceVersion}})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if apierrors.IsConflict(err) {
+		return "", &ObjectError{Object: e.ID, Err: fmt.Errorf("prune: changed while pruning, will retry on the next apply: %w", err)}
+	}
+	if err != nil {
+		return "", &ObjectError{Object: e.ID, Err: fmt.Errorf("prune: %w", explain(err))}
+	}
+	return Pruned, nil
+}
+
+func entries(m map[ID]Entry) []Entry {
+	out := make([]Entry, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	return out
+}
+
+func changed(old, inv *Inventory) bool {
+	return old.Commit != inv.Commit || old.Source != inv.Source || !slices.Equal(entries(old.index()), inv.Entries)
+}
+
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int { return strings.Compare(a.Object.String(), b.Object.String()) })
+}
+
+// dryRunApply reports what Apply would do, from the live diff.
+func (m *Manager) dryRunApply(ctx context.Context, s *state, opts Options) (*Result, error) {
+	d, err := m.diff(ctx, s, DiffOptions{Inventory: opts.Inventory, Commit: opts.Commit, Prune: opts.Prune, Concurrency: opts.Concurrency})
+	res := &Result{Commit: opts.Commit, DryRun: true}
+	if d == nil {
+		return res, err
+	}
+	differs := map[finding.Object]bool{}
+	for _, od := range d.Objects {
+		differs[od.Object] = true
+		res.Changes = append(res.Changes, Change{File: od.File, Object: od.Object, Action: od.Action, Error: od.Error})
+	}
+	for _, ds := range s.desired {
+		if !differs[ds.ref()] {
+			res.Changes = append(res.Changes, Change{File: ds.file, Object: ds.ref(), Action: Unchanged})
+		}
+	}
+	sortChanges(res.Changes)
+	if err != nil {
+		return res, fmt.Errorf("apply (dry run): %w", err)
+	}
+	return res, nil
+}
