@@ -22,7 +22,12 @@ func openLocal(loc location, ref string, opts Options) (*Revision, error) {
 	if _, err := os.Stat(repo); err != nil {
 		return nil, newError(ErrRepoNotFound, repo, ref, "repository "+repo+" not found", nil)
 	}
-	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	// A bare repository or a working tree's root opens as is; a subfolder of
+	// a working tree opens its enclosing repository.
+	r, err := git.PlainOpen(repo)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		r, err = git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	}
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
 			return nil, newError(ErrRepoNotFound, repo, ref, "no git repository at "+repo, nil)

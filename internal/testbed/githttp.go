@@ -89,6 +89,7 @@ func NewGitServer(t testing.TB, root, user, pass string) *GitServer {
 			"HOME=" + home,
 		},
 		InheritEnv: []string{"PATH"},
+		Stderr:     testLogWriter{t},
 	}
 	s := &GitServer{Root: root}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +212,14 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
 	return n, err
+}
+
+// testLogWriter sends a program's standard error to the test log.
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Logf("git-http-backend: %s", bytes.TrimSpace(p))
+	return len(p), nil
 }
 
 // GitWork is a working repository for building test fixtures with the real
