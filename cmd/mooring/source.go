@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/sources"
+)
+
+// sourceFlags are the flags every command that reads a revision shares:
+// where the repository is, which ref, which Kustomize path, and how to
+// authenticate.
+type sourceFlags struct {
+	repo, ref, path string
+	cacheDir        string
+	noCache         bool
+
+	username, passwordFile, passwordEnv string
+	sshKey, knownHosts                  string
+	keyring                             string
+}
+
+func (f *sourceFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.repo, "repo", ".", "Git repository: URL (https://, ssh://, user@host:path, file://) or local path")
+	fs.StringVar(&f.ref, "ref", "", "branch, tag, commit SHA (full or short) or PR ref (refs/pull/N/head, refs/merge-requests/N/head); empty: the working tree of a local path, or the remote's HEAD")
+	fs.StringVar(&f.path, "path", ".", "Kustomize path (base or overlay) inside the repository")
+	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "folder for the Git and render caches")
+	fs.BoolVar(&f.noCache, "no-render-cache", false, "always render, never use a cached result")
+	fs.StringVar(&f.username, "username", "", "user for HTTP basic auth (or SSH)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the HTTP password or token")
+	fs.StringVar(&f.passwordEnv, "password-env", "", "environment variable holding the HTTP password or token")
+	fs.StringVar(&f.sshKey, "ssh-key", "", "SSH private key file (default: the SSH agent)")
+	fs.StringVar(&f.knownHosts, "known-hosts", "", "SSH known_hosts file")
+	fs.StringVar(&f.keyring, "verify-keyring", "", "armored OpenPGP public keys: require the commit to be signed by one of them")
+}
+
+func defaultCacheDir() string {
+	if d := os.Getenv("MOORING_CACHE_DIR"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "mooring")
+	}
+	return filepath.Join(d, "mooring")
+}
+
+// options turns the flags into sources.Options.
+func (f *sourceFlags) options() (sources.Options, error) {
+	opts := sources.DefaultOptions()
+	opts.CacheDir = filepath.Join(f.cacheDir, "git")
+	opts.Auth = sources.Auth{
+		Username:          f.username,
+		PasswordFile:      f.passwordFile,
+		PasswordEnv:       f.passwordEnv,
+		SSHKeyFile:        f.sshKey,
+		SSHKnownHostsFile: f.knownHosts,
+	}
+	if f.keyring != "" {
+		v, err := sources.LoadKeyring(f.keyring)
+		if err != nil {
+			return opts, err
+		}
+		opts.Verify = v
+	}
+	return opts, nil
+}
+
+// revision fetches the revision at ref (the --ref flag when ref is "").
+func (f *sourceFlags) revision(ctx context.Context, ref string) (*sources.Revision, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return sources.Fetch(ctx, f.repo, ref, opts)
+}
+
+// renderer returns the render cache the flags ask for.
+func (f *sourceFlags) renderer() *render.Renderer {
+	if f.noCache {
+		return &render.Renderer{}
+	}
+	return &render.Renderer{Dir: filepath.Join(f.cacheDir, "render")}
+}
+
+// renderRevision renders rev at the --path flag.
+func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, error) {
+	opts := render.DefaultOptions()
+	opts.Path = f.path
+	objs, _, err := f.renderer().Render(rev, opts)
+	if err != nil {
+		return nil, fmt.Errorf("render %s at %s: %w", f.path, rev.Short(), err)
+	}
+	return objs, nil
+}
+
+// load fetches the revision the flags name and renders it.
+func (f *sourceFlags) load(ctx context.Context) (*sources.Revision, []render.Object, error) {
+	rev, err := f.revision(ctx, f.ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := f.renderRevision(rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rev, objs, nil
+}
