@@ -106,6 +106,9 @@ type Service struct {
 	// IPs are the requested addresses: metallb.io/loadBalancerIPs (or the
 	// deprecated metallb.universe.tf/ name) and spec.loadBalancerIP.
 	IPs []netip.Addr
+	// IPFields are the field paths IPs came from, index for index
+	// (e.g. "metadata.annotations[metallb.io/loadBalancerIPs]").
+	IPFields []string
 	// Pool is the metallb.io/address-pool annotation.
 	Pool string
 	// SharedKey is the metallb.io/allow-shared-ip annotation.

@@ -1,0 +1,118 @@
+package validate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/quorum"
+	"github.com/mooringhq/mooring/render/model"
+)
+
+// Codes of findings about a change between two revisions.
+const (
+	CodeQuorumUnsafe        = "quorum-unsafe"
+	CodeVIPChanged          = "vip-changed"
+	CodeMemberChanged       = "member-changed"
+	CodeControlPlaneRemoved = "controlplane-removed"
+)
+
+// Change returns the findings about moving the cluster from base to head,
+// sorted with finding.Sort: membership changes etcd cannot make safely in one
+// step (every ControlPlane member is a voter) and changes that disrupt the
+// API endpoint. A nil model or a revision without a ControlPlane on the base
+// side (a first bootstrap) yields no membership findings.
+func Change(base, head *model.Model) []finding.Finding {
+	var fs []finding.Finding
+	if base == nil || head == nil || base.ControlPlane == nil {
+		return nil
+	}
+	b, h := base.ControlPlane, head.ControlPlane
+	if h == nil {
+		fs = append(fs, at(b.Meta, finding.Warning, CodeControlPlaneRemoved, "",
+			"the ControlPlane is removed: mooring stops checking etcd membership and the VIP"))
+		return fs
+	}
+	oldM, newM := members(b), members(h)
+	var added, removed []string
+	for _, m := range h.Members {
+		if _, ok := oldM[m.Name]; !ok {
+			added = append(added, m.Name)
+		}
+	}
+	for _, m := range b.Members {
+		if _, ok := newM[m.Name]; !ok {
+			removed = append(removed, m.Name)
+		}
+	}
+	nb, nh := len(oldM), len(newM)
+	unsafe := func(msg string) {
+		f := at(h.Meta, finding.Error, CodeQuorumUnsafe, "spec.members", msg)
+		f.Expected = fmt.Sprintf("%d voting members", nb)
+		f.Observed = fmt.Sprintf("%d voting members", nh)
+		fs = append(fs, f)
+	}
+	if changes := len(added) + len(removed); changes > 1 {
+		unsafe(fmt.Sprintf("this change adds %s and removes %s: %d voting-member changes at once; etcd changes membership one member at a time, and each step must keep a quorum (split it into one change per member)",
+			list(added), list(removed), changes))
+	}
+	if nh < quorum.Majority(nb) {
+		unsafe(fmt.Sprintf("%d of the %d current voters remain, fewer than their quorum of %d: the cluster stops accepting writes", nh, nb, quorum.Majority(nb)))
+	}
+	if nh == 2 && nb != 2 {
+		unsafe(fmt.Sprintf("going from %d to 2 voting members: quorum becomes 2, so the loss of either node stops etcd (etcd#1994)", nb))
+	}
+	for i, m := range h.Members {
+		o, ok := oldM[m.Name]
+		if !ok {
+			continue
+		}
+		var what []string
+		if o.Address != m.Address {
+			what = append(what, fmt.Sprintf("address %s → %s", o.Address, m.Address))
+		}
+		if o.PeerURL != m.PeerURL {
+			what = append(what, fmt.Sprintf("peerURL %s → %s", o.PeerURL, m.PeerURL))
+		}
+		if o.ClientURL != m.ClientURL {
+			what = append(what, fmt.Sprintf("clientURL %s → %s", o.ClientURL, m.ClientURL))
+		}
+		if len(what) > 0 {
+			fs = append(fs, at(h.Meta, finding.Warning, CodeMemberChanged, fmt.Sprintf("spec.members[%d]", i),
+				fmt.Sprintf("member %q changes %s: etcd must update the member in place (member update) before the node moves", m.Name, strings.Join(what, ", "))))
+		}
+	}
+	if b.VIP.Address != h.VIP.Address || b.VIP.Port != h.VIP.Port {
+		f := at(h.Meta, finding.Warning, CodeVIPChanged, "spec.vip",
+			fmt.Sprintf("the control-plane endpoint moves from %s to %s: kubeconfigs, kubelets and the API server certificate's SANs that name the old one stop working", endpoint(b.VIP), endpoint(h.VIP)))
+		f.Expected, f.Observed = endpoint(b.VIP), endpoint(h.VIP)
+		fs = append(fs, f)
+	}
+	finding.Sort(fs)
+	return fs
+}
+
+func members(cp *model.ControlPlane) map[string]model.Member {
+	out := map[string]model.Member{}
+	for _, m := range cp.Members {
+		out[m.Name] = m
+	}
+	return out
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return `"` + strings.Join(names, `", "`) + `"`
+}
+
+func endpoint(v model.VIP) string {
+	if !v.Address.IsValid() {
+		return fmt.Sprintf("(no address):%d", v.Port)
+	}
+	if v.Address.Is6() {
+		return fmt.Sprintf("[%s]:%d", v.Address, v.Port)
+	}
+	return fmt.Sprintf("%s:%d", v.Address, v.Port)
+}
