@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/render/model"
 )
 
 func init() {
@@ -21,6 +22,9 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 		Example: `  # the working tree of a local repo
   mooring render --repo . --path overlays/homelab
 
+  # the typed network model: pools, advertisements, routes, control plane
+  mooring render --repo . --path overlays/homelab -o model
+
   # a branch of a remote repo, as JSON
   mooring render --repo https://git.example.com/ops/network.git --ref main --path overlays/prod -o json`,
 		Args: cobra.NoArgs,
@@ -33,6 +37,12 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 			switch output {
 			case "yaml":
 				err = render.WriteYAML(out, objs)
+			case "model":
+				m, fs := model.Build(objs)
+				for _, f := range fs {
+					fmt.Fprintln(cmd.ErrOrStderr(), f)
+				}
+				err = writeModel(out, m)
 			case "json":
 				items := make([]any, len(objs))
 				for i, o := range objs {
@@ -42,7 +52,7 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 				enc.SetIndent("", "  ")
 				err = enc.Encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
 			default:
-				return exitCode(2, fmt.Errorf("unknown output format %q (yaml or json)", output))
+				return exitCode(2, fmt.Errorf("unknown output format %q (yaml, json or model)", output))
 			}
 			if err != nil {
 				return exitCode(2, err)
@@ -51,6 +61,6 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 		},
 	}
 	src.register(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml, json, or model (the typed network view)")
 	rootCmd.AddCommand(cmd)
 }
