@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/sources"
+	"github.com/mooringhq/mooring/vip"
+	"github.com/mooringhq/mooring/vip/election"
+)
+
+// modelFlags say where a command finds the network model: a local YAML file
+// (--file) or a revision (the source flags).
+type modelFlags struct {
+	src  sourceFlags
+	file string
+}
+
+func (f *modelFlags) register(fs *pflag.FlagSet) {
+	f.src.register(fs)
+	fs.StringVar(&f.file, "file", "", "local YAML file (a ControlPlane, a kube-vip manifest, pools, Services); instead of a revision")
+}
+
+// load returns the model of --file, or of the revision the source flags
+// name. Findings that make the model unusable are returned as an error.
+func (f *modelFlags) load(cmd *cobra.Command) (*model.Model, *sources.Revision, error) {
+	var objs []render.Object
+	rev := &sources.Revision{Repo: f.file}
+	if f.file != "" {
+		var err error
+		if objs, err = readObjects(f.file); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		r, o, err := f.src.load(cmd.Context())
+		if err != nil {
+			return nil, nil, err
+		}
+		rev, objs = r, o
+	}
+	m, fs := model.Build(objs)
+	var errs []error
+	for _, x := range fs {
+		if x.Severity == finding.Error {
+			errs = append(errs, errors.New(x.String()))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return m, rev, nil
+}
+
+// readObjects decodes every YAML (or JSON) document of a local file.
+func readObjects(path string) ([]render.Object, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
+	var objs []render.Object
+	for i := 0; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("%s: document %d: %w", path, i+1, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		if _, ok := m["kind"].(string); !ok {
+			return nil, fmt.Errorf("%s: document %d: no kind", path, i+1)
+		}
+		objs = append(objs, render.Object{File: path, Object: &unstructured.Unstructured{Object: m}})
+	}
+}
+
+// agentFlags are `mooring agent`'s own flags.
+type agentFlags struct {
+	model         modelFlags
+	vip           string
+	iface         string
+	port          int
+	node          string
+	peers         []string
+	hbPort        int
+	etcd          []string
+	readyz        string
+	ttl           int
+	heartbeat     time.Duration
+	isolation     time.Duration
+	takeover      time.Duration
+	probeWindow   time.Duration
+	lifetime      time.Duration
+	announceEvery time.Duration
+}
+
+func init() {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Hold the control-plane VIP on this node while it is elected",
+		Long: `agent runs on every control-plane node (host network, NET_ADMIN and NET_RAW).
+The nodes elect one holder through their local etcd members plus a fast UDP
+heartbeat between them; the holder probes that no other MAC answers for the
+VIP, binds it (/32 or /128) and announces it with gratuitous ARP or unsolicited
+neighbor advertisements. A holder that is cut off releases the VIP within
+0.3 s and another node takes it over after 0.5 s; SIGTERM hands it over at
+once. See the vip package documentation for the design and its failure cases.
+
+The VIP comes from --vip/--interface, from --file (a ControlPlane or a kube-vip
+manifest), or from the ControlPlane of a revision (the source flags). Peers and
+the etcd endpoint default from the ControlPlane's members when it has them.
+The agent exits 1 if it found another device answering for the VIP.`,
+		Example: `  # standalone
+  mooring agent --vip 198.51.100.10 --interface eth0 --node-name cp1 \
+    --peers 198.51.100.2,198.51.100.3 --etcd-endpoints http://198.51.100.1:2379
+
+  # the ControlPlane of the repository's homelab overlay
+  mooring agent --repo https://git.example.com/ops/network.git --ref main --path overlays/homelab --node-name cp1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := f.options(cmd)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			a, err := vip.New(opts)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			if err := a.Run(cmd.Context()); err != nil {
+				return exitCode(2, err)
+			}
+			if n := a.Conflicts(); n > 0 {
+				return exitCode(1, fmt.Errorf("another device answered for VIP %s (%d probes): duplicate-arp-owner", opts.Hold.Address, n))
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	f.model.register(fs)
+	fs.StringVar(&f.vip, "vip", "", "the VIP (IPv4 or IPv6); overrides the model's")
+	fs.StringVar(&f.iface, "interface", "", "interface that carries the VIP; overrides the model's")
+	fs.IntVar(&f.port, "port", 6443, "API server port behind the VIP (used for the default --readyz)")
+	host, _ := os.Hostname()
+	fs.StringVar(&f.node, "node-name", host, "this node's name (a ControlPlane member name)")
+	fs.StringSliceVar(&f.peers, "peers", nil, "other control-plane nodes' addresses (address or address:port) for heartbeats; default: the ControlPlane's other members")
+	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
+	fs.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "this node's own etcd member (never the VIP); default: the member's clientURL, else http://127.0.0.1:2379")
+	fs.StringVar(&f.readyz, "readyz", "https://127.0.0.1:6443/readyz", `local API server readiness URL; "" makes this node always eligible`)
+	fs.IntVar(&f.ttl, "lease-ttl", 2, "etcd lease TTL in seconds")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 100*time.Millisecond, "heartbeat interval")
+	fs.DurationVar(&f.isolation, "isolation", 300*time.Millisecond, "a holder that hears no majority this long releases the VIP")
+	fs.DurationVar(&f.takeover, "takeover", 500*time.Millisecond, "a silent holder's lease is revoked after this long (at least isolation + 2 heartbeats)")
+	fs.DurationVar(&f.probeWindow, "probe-window", 50*time.Millisecond, "how long to wait for another owner's ARP reply before binding; negative disables")
+	fs.DurationVar(&f.lifetime, "lifetime", 2*time.Second, "kernel lifetime of the bound VIP, renewed while held")
+	fs.DurationVar(&f.announceEvery, "announce-interval", time.Second, "gratuitous ARP / neighbor advertisement interval while holding")
+	rootCmd.AddCommand(cmd)
+}
+
+// options turns the flags (and the model, when the VIP is not given on the
+// command line) into agent options.
+func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
+	var v model.VIP
+	var members []model.Member
+	if f.vip == "" || f.model.file != "" || cmd.Flags().Changed("repo") {
+		m, _, err := f.model.load(cmd)
+		if err != nil {
+			return vip.Options{}, err
+		}
+		switch {
+		case m.ControlPlane != nil:
+			v, members = m.ControlPlane.VIP, m.ControlPlane.Members
+		case m.KubeVIP != nil:
+			v = m.KubeVIP.VIP
+		default:
+			return vip.Options{}, errors.New("no VIP: the model has neither a ControlPlane nor a kube-vip manifest (or give --vip and --interface)")
+		}
+	}
+	if f.vip != "" {
+		a, err := netip.ParseAddr(f.vip)
+		if err != nil || a.Zone() != "" {
+			return vip.Options{}, fmt.Errorf("--vip %q is not an IP address", f.vip)
+		}
+		v.Address = a.Unmap()
+	}
+	if f.iface != "" {
+		v.Interface = f.iface
+	}
+	if !v.Address.IsValid() {
+		return vip.Options{}, errors.New("no VIP address (--vip, --file or a revision with a ControlPlane)")
+	}
+	if v.Interface == "" {
+		return vip.Options{}, fmt.Errorf("VIP %s: no interface (--interface)", v.Address)
+	}
+	if f.node == "" {
+		return vip.Options{}, errors.New("no node name (--node-name)")
+	}
+
+	peers, err := parsePeers(f.peers, f.hbPort)
+	if err != nil {
+		return vip.Options{}, err
+	}
+	etcd := f.etcd
+	for _, mem := range members {
+		if mem.Name == f.node {
+			if len(etcd) == 0 && mem.ClientURL != "" {
+				etcd = []string{mem.ClientURL}
+			}
+			continue
+		}
+		if len(f.peers) == 0 && mem.Address.IsValid() {
+			peers = append(peers, netip.AddrPortFrom(mem.Address, uint16(f.hbPort)))
+		}
+	}
+	if len(etcd) == 0 {
+		etcd = []string{"http://127.0.0.1:2379"}
+	}
+	readyz := f.readyz
+	if !cmd.Flags().Changed("readyz") {
+		port := f.port
+		if !cmd.Flags().Changed("port") && v.Port > 0 {
+			port = v.Port
+		}
+		readyz = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/readyz"
+	}
+
+	log := slog.Default().With("component", "vip-agent")
+	eopts := election.DefaultOptions(f.node)
+	eopts.Peers = peers
+	eopts.Listen = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(f.hbPort))
+	eopts.TTL = f.ttl
+	eopts.Heartbeat = f.heartbeat
+	eopts.Isolation = f.isolation
+	eopts.Takeover = f.takeover
+	hopts := vip.DefaultHoldOptions()
+	hopts.Address, hopts.Interface = v.Address, v.Interface
+	hopts.ProbeWindow = f.probeWindow
+	hopts.Lifetime = f.lifetime
+	hopts.AnnounceInterval = f.announceEvery
+	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, Readyz: readyz, Log: log}, nil
+}
+
+// parsePeers reads "addr" or "addr:port" entries.
+func parsePeers(in []string, port int) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			out = append(out, ap)
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("--peers %q: not an address or address:port", s)
+		}
+		out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(port)))
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mooringhq/mooring/drift/arp"
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/sources"
+	"github.com/mooringhq/mooring/vip/neigh"
+)
+
+func init() {
+	var (
+		mf        modelFlags
+		iface     string
+		window    time.Duration
+		rounds    int
+		poolsFree bool
+		maxFree   int
+		output    string
+		vipFlag   string
+		lbIPs     []string
+		pools     []string
+		members   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "arp",
+		Short: "Ask the link who answers for the VIP, the LoadBalancer IPs and free pool addresses",
+		Long: `arp sends ARP requests (NDP neighbor solicitations for IPv6) on one interface
+for the control-plane VIP, every LoadBalancer IP a Service requests and, with
+--pools-free, the first free addresses of each pool, and gathers every MAC that
+answers within --window. Findings: vip-no-owner (error), duplicate-arp-owner
+(two or more MACs for the VIP or an LB IP, error; MACs of control-plane
+members are named), lb-ip-not-announced (warning), pool-address-in-use (a free
+pool address answered, error). At most --rounds requests per address.
+
+Addresses come from a revision (source flags), a local --file, or the
+command line (--vip, --lb-ip, --pool, --member). Exit status 1 if any finding
+is an error, 2 if it could not run.`,
+		Example: `  # the live link against the repository's homelab overlay
+  mooring drift arp --interface eth0 --repo . --path overlays/homelab --pools-free
+
+  # standalone
+  mooring drift arp --interface eth0 --vip 198.51.100.10 --lb-ip 198.51.100.100 \
+    --pool 198.51.100.100-198.51.100.120 --member cp1=198.51.100.1 --pools-free`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			if iface == "" {
+				return exitCode(2, fmt.Errorf("--interface is required"))
+			}
+			standalone := vipFlag != "" || len(lbIPs) > 0 || len(pools) > 0 || len(members) > 0
+			m := &model.Model{}
+			rev := &sources.Revision{}
+			if !standalone || mf.file != "" || cmd.Flags().Changed("repo") {
+				var err error
+				if m, rev, err = mf.load(cmd); err != nil {
+					return exitCode(2, err)
+				}
+			}
+			if err := addFlagTargets(m, vipFlag, lbIPs, pools, members); err != nil {
+				return exitCode(2, err)
+			}
+			targets := arp.Targets(m, arp.TargetOptions{PoolsFree: poolsFree, MaxFreePerPool: maxFree})
+			opts := arp.Options{Scan: neigh.ScanOptions{Window: window, Rounds: rounds}}
+			fs, _, err := arp.Check(cmd.Context(), iface, targets, opts)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			rep := finding.Report{Kind: "drift arp", Repo: rev.Repo, Ref: rev.Ref, Commit: rev.Commit, Path: mf.src.path,
+				Findings: fs, Started: start, Duration: time.Since(start), Summary: finding.Describe(fs)}
+			if standalone && mf.file == "" && !cmd.Flags().Changed("repo") {
+				rep.Path = ""
+			}
+			if rep.Findings == nil {
+				rep.Findings = []finding.Finding{}
+			}
+			if err := writeReport(cmd.OutOrStdout(), rep, output); err != nil {
+				return exitCode(2, err)
+			}
+			return findingsExit(rep)
+		},
+	}
+	fs := cmd.Flags()
+	mf.register(fs)
+	fs.StringVar(&iface, "interface", "", "the only interface requests are sent on (required)")
+	fs.DurationVar(&window, "window", 500*time.Millisecond, "how long replies are gathered")
+	fs.IntVar(&rounds, "rounds", 2, "requests per address")
+	fs.BoolVar(&poolsFree, "pools-free", false, "also ask for free pool addresses (nobody should answer)")
+	fs.IntVar(&maxFree, "max-free", 16, "free addresses asked per pool (256 in all at most)")
+	fs.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&vipFlag, "vip", "", "the VIP, instead of (or over) the model's")
+	fs.StringSliceVar(&lbIPs, "lb-ip", nil, "LoadBalancer IPs in use (repeatable)")
+	fs.StringSliceVar(&pools, "pool", nil, "pool address ranges (CIDR or first-last, repeatable)")
+	fs.StringSliceVar(&members, "member", nil, "control-plane members as name=address, to name the MACs (repeatable)")
+	driftCmd.AddCommand(cmd)
+}
+
+// addFlagTargets adds what the command line names to m.
+func addFlagTargets(m *model.Model, vipText string, lbIPs, pools, members []string) error {
+	cli := model.Meta{Object: finding.Object{Kind: "CommandLine", Name: "flags"}}
+	if vipText != "" || len(members) > 0 {
+		if m.ControlPlane == nil {
+			m.ControlPlane = &model.ControlPlane{Meta: model.Meta{Object: finding.Object{Kind: "VIP", Name: vipText}}}
+		}
+	}
+	if vipText != "" {
+		a, err := netip.ParseAddr(vipText)
+		if err != nil {
+			return fmt.Errorf("--vip %q is not an IP address", vipText)
+		}
+		m.ControlPlane.VIP.Address = a.Unmap()
+	}
+	for _, s := range members {
+		name, addr, ok := strings.Cut(s, "=")
+		a, err := netip.ParseAddr(addr)
+		if !ok || name == "" || err != nil {
+			return fmt.Errorf("--member %q: want name=address", s)
+		}
+		m.ControlPlane.Members = append(m.ControlPlane.Members, model.Member{Name: name, Address: a.Unmap()})
+	}
+	if len(lbIPs) > 0 {
+		svc := model.Service{Meta: model.Meta{Object: finding.Object{Kind: "LoadBalancerIP", Name: "flags"}}}
+		for _, s := range lbIPs {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return fmt.Errorf("--lb-ip %q is not an IP address", s)
+			}
+			svc.IPs = append(svc.IPs, a.Unmap())
+		}
+		m.LoadBalancers = append(m.LoadBalancers, svc)
+	}
+	if len(pools) > 0 {
+		p := model.Pool{Meta: cli, AutoAssign: true}
+		p.Meta.Object = finding.Object{Kind: "IPAddressPool", Name: "flags"}
+		for _, s := range pools {
+			r, err := model.ParseRange(s)
+			if err != nil {
+				return fmt.Errorf("--pool %q: %w", s, err)
+			}
+			p.Addresses = append(p.Addresses, s)
+			p.Ranges = append(p.Ranges, r)
+		}
+		m.Pools = append(m.Pools, p)
+	}
+	return nil
+}
