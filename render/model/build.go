@@ -366,7 +366,7 @@ func (b *builder) controlPlane(s *src, obj map[string]any) {
 	if b.m.ControlPlane != nil {
 		first := b.m.ControlPlane.Meta
 		s.add(finding.Error, CodeMultipleControlPlanes, "", "",
-			fmt.Sprintf("a revision declares one ControlPlane, but %s (%s) is also declared; this one is ignored",
+			fmt.Sprintf("a revision may declare only one ControlPlane; %s (%s) came first, so this one is ignored",
 				first.Object, first.File))
 		return
 	}

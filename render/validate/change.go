@@ -57,7 +57,7 @@ func Change(base, head *model.Model) []finding.Finding {
 			list(added), list(removed), changes))
 	}
 	if nh < quorum.Majority(nb) {
-		unsafe(fmt.Sprintf("%d of the %d current voters remain, fewer than their quorum of %d: the cluster stops accepting writes", nh, nb, quorum.Majority(nb)))
+		unsafe(fmt.Sprintf("%d voting members would remain of %d, fewer than the current quorum of %d: etcd loses quorum during the change and stops accepting writes", nh, nb, quorum.Majority(nb)))
 	}
 	if nh == 2 && nb != 2 {
 		unsafe(fmt.Sprintf("going from %d to 2 voting members: quorum becomes 2, so the loss of either node stops etcd (etcd#1994)", nb))
