@@ -146,3 +146,9 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+// Summary returns the count line of the result.
+func (r *Result) Summary() string {
+	return fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned, %d kept, %d failed",
+		r.Count(Created), r.Count(Configured), r.Count(Unchanged), r.Count(Pruned), r.Count(Kept), r.Count(Failed))
+}
