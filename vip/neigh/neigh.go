@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/mdlayher/arp"
@@ -84,22 +85,45 @@ func Scan(ctx context.Context, ifi *net.Interface, targets []netip.Addr, opts Sc
 	for _, t := range targets {
 		owners[t.Unmap()] = nil
 	}
-	errc := make(chan error, 2)
-	res := make(chan Owners, 2)
-	run := func(f func(context.Context, *net.Interface, []netip.Addr, ScanOptions) (Owners, error), ts []netip.Addr) {
-		o, err := f(ctx, ifi, ts, opts)
-		errc <- err
-		res <- o
+	// Sockets are opened here, on the caller's goroutine, before anything
+	// runs concurrently: a caller that switched its thread into a network
+	// namespace gets sockets in that namespace, whatever thread reads them.
+	type job struct {
+		run func() (Owners, error)
 	}
-	n := 0
+	var jobs []job
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
 	if len(v4) > 0 {
-		n++
-		go run(scanARP, v4)
+		p, src, err := openARP(ifi, opts.Probe)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, p.Close)
+		jobs = append(jobs, job{func() (Owners, error) { return scanARPConn(ctx, ifi, p, src, v4, opts) }})
 	}
 	if len(v6) > 0 {
-		n++
-		go run(scanNDP, v6)
+		c, err := openNDP(ifi)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, c.Close)
+		jobs = append(jobs, job{func() (Owners, error) { return scanNDP(ctx, ifi, c, v6, opts) }})
 	}
+	errc := make(chan error, len(jobs))
+	res := make(chan Owners, len(jobs))
+	for _, j := range jobs {
+		go func() {
+			o, err := j.run()
+			errc <- err
+			res <- o
+		}()
+	}
+	n := len(jobs)
 	var errs []error
 	for i := 0; i < n; i++ {
 		if err := <-errc; err != nil {
@@ -125,20 +149,21 @@ func schedule(opts ScanOptions) []time.Duration {
 	return out
 }
 
-func scanARP(ctx context.Context, ifi *net.Interface, targets []netip.Addr, opts ScanOptions) (Owners, error) {
+// openARP opens a raw ARP socket on ifi and picks the sender address:
+// 0.0.0.0 for a probe, else ifi's first IPv4 address.
+func openARP(ifi *net.Interface, probe bool) (net.PacketConn, netip.Addr, error) {
 	src := netip.IPv4Unspecified()
-	if !opts.Probe {
+	if !probe {
 		var err error
 		if src, err = firstIPv4(ifi); err != nil {
-			return nil, err
+			return nil, src, err
 		}
 	}
 	p, err := packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
 	if err != nil {
-		return nil, fmt.Errorf("interface %s: open ARP socket: %w", ifi.Name, err)
+		return nil, src, fmt.Errorf("interface %s: open ARP socket: %w", ifi.Name, err)
 	}
-	defer p.Close()
-	return scanARPConn(ctx, ifi, p, src, targets, opts)
+	return p, src, nil
 }
 
 // firstIPv4 returns ifi's first IPv4 address, the sender of ARP requests.
@@ -250,12 +275,26 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-func scanNDP(ctx context.Context, ifi *net.Interface, targets []netip.Addr, opts ScanOptions) (Owners, error) {
-	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+// byIndex returns a copy of ifi named by its index. ndp uses the name as the
+// IPv6 zone, and Go resolves zone names through a process-wide cache that
+// holds the interfaces of whichever network namespace filled it; a numeric
+// zone is taken as the index itself, in the socket's own namespace.
+func byIndex(ifi *net.Interface) *net.Interface {
+	z := *ifi
+	z.Name = strconv.Itoa(ifi.Index)
+	return &z
+}
+
+// openNDP opens an ICMPv6 socket bound to ifi's link-local address.
+func openNDP(ifi *net.Interface) (*ndp.Conn, error) {
+	c, _, err := ndp.Listen(byIndex(ifi), ndp.LinkLocal)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: open NDP socket (needs a link-local address): %w", ifi.Name, err)
 	}
-	defer c.Close()
+	return c, nil
+}
+
+func scanNDP(ctx context.Context, ifi *net.Interface, c *ndp.Conn, targets []netip.Addr, opts ScanOptions) (Owners, error) {
 	owners := Owners{}
 	for _, t := range targets {
 		owners[t] = nil
@@ -336,7 +375,7 @@ func Announce(ifi *net.Interface, addr netip.Addr) error {
 		}
 		return nil
 	}
-	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	c, _, err := ndp.Listen(byIndex(ifi), ndp.LinkLocal)
 	if err != nil {
 		return fmt.Errorf("interface %s: open NDP socket (needs a link-local address): %w", ifi.Name, err)
 	}

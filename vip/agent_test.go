@@ -1,0 +1,160 @@
+package vip_test
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mooringhq/mooring/internal/testbed"
+)
+
+// TestAgentIPv4 runs three real agents with a real etcd cluster in network
+// namespaces and breaks the owner in every way the agent must survive.
+func TestAgentIPv4(t *testing.T) {
+	c := newCluster(t, netip.MustParseAddr("198.51.100.10"))
+	owner := c.owner(30 * time.Second)
+
+	t.Run("address removed by hand is added back", func(t *testing.T) {
+		c.t = t
+		testbed.IP(t, "-n", c.nodes[owner].NS, "addr", "del", c.vip.String()+"/32", "dev", "eth0")
+		if got := c.owner(10 * time.Second); got != owner {
+			t.Fatalf("owner moved from %s to %s after ip addr del; want it re-added in place", c.nodes[owner].Name, c.nodes[got].Name)
+		}
+	})
+
+	t.Run("SIGTERM hands over", func(t *testing.T) {
+		c.t = t
+		if err := c.stopAgent(owner, syscall.SIGTERM); err != nil {
+			t.Fatalf("agent %s exited with %v after SIGTERM; want 0", c.nodes[owner].Name, err)
+		}
+		if hostHas(t, c.nodes[owner], c.vip) {
+			t.Fatalf("stopped agent %s left the VIP bound", c.nodes[owner].Name)
+		}
+		next := c.owner(10 * time.Second)
+		if next == owner {
+			t.Fatalf("owner is still %s", c.nodes[owner].Name)
+		}
+		c.startAgent(owner)
+		owner = next
+	})
+
+	t.Run("SIGKILL: another node takes over", func(t *testing.T) {
+		c.t = t
+		c.agents[owner].Kill()
+		eventually(t, 15*time.Second, "another node binds the VIP", func() bool {
+			b := c.bound()
+			return slices.ContainsFunc(b, func(i int) bool { return i != owner })
+		})
+		// The killed agent's address expires by its kernel lifetime; then
+		// exactly one node answers.
+		next := c.owner(15 * time.Second)
+		if next == owner {
+			t.Fatalf("owner is still the killed node %s", c.nodes[owner].Name)
+		}
+		c.startAgent(owner)
+		owner = next
+	})
+
+	t.Run("link cut: takeover, and the cut node drops the VIP", func(t *testing.T) {
+		c.t = t
+		cut := c.nodes[owner]
+		testbed.IP(t, "-n", cut.NS, "link", "set", "eth0", "down")
+		eventually(t, 10*time.Second, "the cut node releases the VIP", func() bool { return !hostHas(t, cut, c.vip) })
+		next := c.owner(10 * time.Second)
+		if next == owner {
+			t.Fatalf("the cut node %s still owns the VIP", cut.Name)
+		}
+		testbed.IP(t, "-n", cut.NS, "link", "set", "eth0", "up")
+		// Back on the link, the old owner must not take the VIP back.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if hostHas(t, cut, c.vip) {
+				c.dumpLogs()
+				t.Fatalf("%s took the VIP back after its link came up", cut.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		owner = c.owner(10 * time.Second)
+	})
+
+	t.Run("drift arp reports a foreign owner with both MACs", func(t *testing.T) {
+		c.t = t
+		testbed.IP(t, "-n", c.other.NS, "addr", "add", c.vip.String()+"/32", "dev", "eth0")
+		defer testbed.IP(t, "-n", c.other.NS, "addr", "del", c.vip.String()+"/32", "dev", "eth0")
+		out, err := c.lan.Exec(c.probe.NS, mooringBin, "drift", "arp", "--interface", "eth0", "--vip", c.vip.String(),
+			"--member", "n1=198.51.100.1", "--member", "n2=198.51.100.2", "--member", "n3=198.51.100.3")
+		if err == nil {
+			t.Fatalf("drift arp exited 0 with two owners; output:\n%s", out)
+		}
+		for _, want := range []string{"duplicate-arp-owner", c.other.MAC.String(), c.nodes[owner].MAC.String(), "node " + c.nodes[owner].Name} {
+			if !strings.Contains(out, want) {
+				t.Errorf("drift arp output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("a foreign owner keeps the agents from binding", func(t *testing.T) {
+		c.t = t
+		for i := range c.agents {
+			c.stopAgent(i, syscall.SIGTERM)
+		}
+		testbed.IP(t, "-n", c.other.NS, "addr", "add", c.vip.String()+"/32", "dev", "eth0")
+		for i := range c.nodes {
+			c.startAgent(i)
+		}
+		eventually(t, 15*time.Second, "an agent logs a duplicate-arp-owner finding", func() bool {
+			return slices.ContainsFunc(c.agents, func(p *testbed.Proc) bool { return strings.Contains(p.Output(), "duplicate-arp-owner") })
+		})
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if b := c.bound(); len(b) > 0 {
+				c.dumpLogs()
+				t.Fatalf("%v bound the VIP while another device answers for it", c.names(b))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		testbed.IP(t, "-n", c.other.NS, "addr", "del", c.vip.String()+"/32", "dev", "eth0")
+		owner = c.owner(10 * time.Second)
+	})
+
+	t.Run("drift arp: free pool address in use, LB IP not announced", func(t *testing.T) {
+		c.t = t
+		testbed.IP(t, "-n", c.other.NS, "addr", "add", "198.51.100.152/32", "dev", "eth0")
+		defer testbed.IP(t, "-n", c.other.NS, "addr", "del", "198.51.100.152/32", "dev", "eth0")
+		out, err := c.lan.Exec(c.probe.NS, mooringBin, "drift", "arp", "--interface", "eth0", "--vip", c.vip.String(),
+			"--pool", "198.51.100.150-198.51.100.155", "--lb-ip", "198.51.100.160", "--pools-free")
+		if err == nil {
+			t.Fatalf("drift arp exited 0 with a pool address in use; output:\n%s", out)
+		}
+		for _, want := range []string{"pool-address-in-use", "198.51.100.152", c.other.MAC.String(), "lb-ip-not-announced", "198.51.100.160"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("drift arp output lacks %q:\n%s", want, out)
+			}
+		}
+		for _, bad := range []string{"vip-no-owner", "duplicate-arp-owner", "198.51.100.151"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("drift arp output has %q:\n%s", bad, out)
+			}
+		}
+	})
+}
+
+// TestAgentIPv6 holds an IPv6 VIP (bound as /128 without DAD, announced with
+// unsolicited neighbor advertisements, seen through NDP from the probe).
+func TestAgentIPv6(t *testing.T) {
+	c := newCluster(t, netip.MustParseAddr("2001:db8::10"))
+	owner := c.owner(30 * time.Second)
+	if err := c.stopAgent(owner, syscall.SIGTERM); err != nil {
+		t.Fatalf("agent exited with %v after SIGTERM", err)
+	}
+	if next := c.owner(10 * time.Second); next == owner {
+		t.Fatalf("owner is still %s after SIGTERM", c.nodes[owner].Name)
+	}
+	out, err := c.lan.Exec(c.probe.NS, mooringBin, "drift", "arp", "--interface", "eth0", "--vip", c.vip.String())
+	if err != nil {
+		t.Fatalf("drift arp over NDP: %v\n%s", err, out)
+	}
+}
