@@ -1,0 +1,125 @@
+package model_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/render/model/modeltest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestBuildGolden builds the homelab fixture and compares the whole model
+// (as JSON) with testdata/homelab.json.
+func TestBuildGolden(t *testing.T) {
+	m, fs := model.Build(modeltest.Load(t, "testdata/homelab", "homelab/"))
+	if len(fs) != 0 {
+		t.Fatalf("Build findings: %v", fs)
+	}
+	got, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	const path = "testdata/homelab.json"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("model (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildDefaults(t *testing.T) {
+	objs, err := modeltest.Decode("x.yaml", []byte(`
+apiVersion: mooring.dev/v1alpha1
+kind: ControlPlane
+metadata: {name: cp}
+spec:
+  vip: {address: "2001:db8::10"}
+  members: []
+---
+apiVersion: v1
+kind: Service
+metadata: {name: plain}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: lb
+  annotations: {metallb.universe.tf/loadBalancerIPs: "198.51.100.1, 2001:db8::1", metallb.universe.tf/address-pool: p}
+spec: {type: LoadBalancer, loadBalancerIP: 198.51.100.1, ports: [{port: 53, protocol: UDP}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: p, namespace: metallb-system}
+spec: {addresses: ["198.51.100.0/24"], autoAssign: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, fs := model.Build(objs)
+	if len(fs) != 0 {
+		t.Fatalf("findings: %v", fs)
+	}
+	if m.ControlPlane.VIP.Port != model.DefaultAPIServerPort {
+		t.Errorf("VIP port = %d, want the default %d", m.ControlPlane.VIP.Port, model.DefaultAPIServerPort)
+	}
+	if !m.ServiceNames["default/plain"] || !m.ServiceNames["default/lb"] {
+		t.Errorf("ServiceNames = %v", m.ServiceNames)
+	}
+	lb := m.LoadBalancers[0]
+	if diff := cmp.Diff([]string{"198.51.100.1", "2001:db8::1"}, addrs(lb)); diff != "" {
+		t.Errorf("IPs (-want +got):\n%s", diff)
+	}
+	if lb.Pool != "p" || strings.Join(lb.Ports, ",") != "UDP/53" {
+		t.Errorf("Pool %q Ports %v", lb.Pool, lb.Ports)
+	}
+	if m.Pools[0].AutoAssign {
+		t.Error("autoAssign: false was not read")
+	}
+}
+
+func addrs(s model.Service) []string {
+	var out []string
+	for _, a := range s.IPs {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// FuzzBuild feeds arbitrary YAML to Build: it must never panic.
+func FuzzBuild(f *testing.F) {
+	files, _ := filepath.Glob("../validate/testdata/*/*.yaml")
+	home, _ := filepath.Glob("testdata/homelab/*.yaml")
+	for _, name := range append(files, home...) {
+		data, err := os.ReadFile(name)
+		if err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, err := modeltest.Decode("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		m, _ := model.Build(objs)
+		if m == nil {
+			t.Fatal("Build returned a nil model")
+		}
+	})
+}
