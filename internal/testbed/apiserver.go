@@ -27,7 +27,11 @@ type APIServer struct {
 
 // StartAPIServer starts an API server for a TestMain or a benchmark
 // driver, which have no testing.T. Call Stop when done.
-func StartAPIServer() (*APIServer, error) {
+func StartAPIServer() (*APIServer, error) { return StartAPIServerWith(nil) }
+
+// StartAPIServerWith is StartAPIServer with a hook that adjusts the
+// environment before it starts (for example CRDs to preinstall).
+func StartAPIServerWith(configure func(*envtest.Environment)) (*APIServer, error) {
 	assets, err := assetsDir()
 	if err != nil {
 		return nil, err
@@ -38,6 +42,9 @@ func StartAPIServer() (*APIServer, error) {
 		}
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: 2 * time.Minute, ControlPlaneStopTimeout: time.Minute}
+	if configure != nil {
+		configure(env)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("testbed: start API server: %w", err)

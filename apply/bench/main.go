@@ -1,0 +1,219 @@
+// Command bench times mooring against kubectl on the generated 1,204-object
+// repository: first apply, no-op re-apply and a live diff with nothing
+// changed, side by side in one run, each tool on its own fresh envtest API
+// server (MetalLB's IPAddressPool and L2Advertisement CRDs and mooring's
+// ControlPlane CRD preinstalled, as the anchors were measured). Both tools
+// read the same rendered YAML file, so render time is in neither figure.
+//
+//	go run ./apply/bench -mooring bin/mooring -kubectl .cache/assets/kubectl
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/mooringhq/mooring/internal/gen"
+	"github.com/mooringhq/mooring/internal/testbed"
+	"github.com/mooringhq/mooring/render"
+)
+
+type sample struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+type scenario struct {
+	name    string
+	kubectl [][]string
+	mooring [][]string
+	okExit  []int
+	results map[string][]sample
+}
+
+func main() {
+	mooringBin := flag.String("mooring", "bin/mooring", "mooring binary")
+	kubectlBin := flag.String("kubectl", ".cache/assets/kubectl", "kubectl binary (v1.37.2 from tools/kube)")
+	rounds := flag.Int("rounds", 3, "rounds; each starts fresh API servers; medians are printed")
+	crdDir := flag.String("crds", "", "folder of CRDs to preinstall (default: a copy of MetalLB's and mooring's)")
+	flag.Parse()
+	if err := run(*mooringBin, *kubectlBin, *rounds, *crdDir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
+	for _, b := range []*string{&mooringBin, &kubectlBin} {
+		abs, err := filepath.Abs(*b)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("%s: %w", abs, err)
+		}
+		*b = abs
+	}
+	work, err := os.MkdirTemp("", "mooring-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	repo := filepath.Join(work, "repo")
+	if err := gen.Write(repo, gen.DefaultOptions()); err != nil {
+		return err
+	}
+	objs, err := render.Build(os.DirFS(repo), render.Options{Path: gen.Overlay})
+	if err != nil {
+		return err
+	}
+	manifests := filepath.Join(work, "rendered.yaml")
+	f, err := os.Create(manifests)
+	if err != nil {
+		return err
+	}
+	if err := render.WriteYAML(f, objs); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if crdDir == "" {
+		if crdDir, err = crds(work); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("objects: %d (generated repo, %s rendered once to YAML; both tools apply that file)\n", len(objs), gen.Overlay)
+
+	scenarios := []*scenario{
+		{name: "first apply",
+			kubectl: [][]string{{kubectlBin, "apply", "--server-side", "-f", manifests}},
+			mooring: [][]string{{mooringBin, "apply", "-f", manifests}}, okExit: []int{0}},
+		{name: "no-op re-apply",
+			kubectl: [][]string{{kubectlBin, "apply", "--server-side", "-f", manifests}},
+			mooring: [][]string{{mooringBin, "apply", "-f", manifests}}, okExit: []int{0}},
+		{name: "live diff, nothing changed",
+			kubectl: [][]string{{kubectlBin, "diff", "--server-side", "-f", manifests}},
+			mooring: [][]string{{mooringBin, "apply", "--dry-run", "-f", manifests}}, okExit: []int{0}},
+	}
+	for _, s := range scenarios {
+		s.results = map[string][]sample{}
+	}
+	for r := range rounds {
+		tools := []string{"kubectl", "mooring"}
+		if r%2 == 1 {
+			slices.Reverse(tools)
+		}
+		for _, tool := range tools {
+			srv, err := startServer(crdDir)
+			if err != nil {
+				return err
+			}
+			for _, s := range scenarios {
+				cmds := s.kubectl
+				if tool == "mooring" {
+					cmds = s.mooring
+				}
+				smp, err := timeAll(cmds, srv.Kubeconfig, s.okExit)
+				if err != nil {
+					_ = srv.Stop()
+					return fmt.Errorf("%s, %s: %w", s.name, tool, err)
+				}
+				s.results[tool] = append(s.results[tool], smp)
+				fmt.Fprintf(os.Stderr, "round %d %-28s %-8s %6.2fs %4d MB\n", r+1, s.name, tool, smp.wall.Seconds(), smp.rss/1024)
+			}
+			if err := srv.Stop(); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("\n%-28s %12s %12s %8s %12s %12s  (median of %d rounds, fresh API server per tool per round)\n",
+		"scenario", "kubectl", "mooring", "ratio", "kubectl RSS", "mooring RSS", rounds)
+	for _, s := range scenarios {
+		k, m := median(s.results["kubectl"]), median(s.results["mooring"])
+		fmt.Printf("%-28s %11.2fs %11.2fs %7.3fx %9d MB %9d MB\n", s.name, k.wall.Seconds(), m.wall.Seconds(),
+			m.wall.Seconds()/k.wall.Seconds(), k.rss/1024, m.rss/1024)
+	}
+	return nil
+}
+
+// startServer starts an envtest API server with the CRDs of crdDir.
+func startServer(crdDir string) (*testbed.APIServer, error) {
+	return testbed.StartAPIServerWith(func(env *envtest.Environment) {
+		env.CRDDirectoryPaths = []string{crdDir}
+		env.ErrorIfCRDPathMissing = true
+	})
+}
+
+// crds copies the CRDs the generated repository's objects need.
+func crds(work string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.universe.tf/metallb").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list metallb: %w", err)
+	}
+	metallb := filepath.Join(string(bytes.TrimSpace(out)), "config", "crd", "bases")
+	dir := filepath.Join(work, "crds")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for _, src := range []string{
+		filepath.Join(metallb, "metallb.io_ipaddresspools.yaml"),
+		filepath.Join(metallb, "metallb.io_l2advertisements.yaml"),
+		filepath.Join("api", "v1alpha1", "crd", "mooring.dev_controlplanes.yaml"),
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// timeAll runs cmds one after another and returns their total wall time
+// and the largest peak RSS.
+func timeAll(cmds [][]string, kubeconfig string, ok []int) (sample, error) {
+	var s sample
+	for _, c := range cmds {
+		cmd := exec.Command(c[0], append(c[1:], "--kubeconfig", kubeconfig)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		err := cmd.Run()
+		s.wall += time.Since(start)
+		if cmd.ProcessState == nil {
+			return s, err
+		}
+		if code := cmd.ProcessState.ExitCode(); !slices.Contains(ok, code) {
+			return s, fmt.Errorf("%v exited %d: %s", c, code, stderr.String())
+		}
+		if ru, isRU := cmd.ProcessState.SysUsage().(*syscall.Rusage); isRU && ru.Maxrss > s.rss {
+			s.rss = ru.Maxrss
+		}
+	}
+	return s, nil
+}
+
+func median(ss []sample) sample {
+	if len(ss) == 0 {
+		return sample{}
+	}
+	w := make([]sample, len(ss))
+	copy(w, ss)
+	slices.SortFunc(w, func(a, b sample) int { return int(a.wall - b.wall) })
+	m := w[len(w)/2]
+	for _, x := range ss {
+		m.rss = max(m.rss, x.rss)
+	}
+	return m
+}
