@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -115,12 +116,50 @@ func Build(fsys fs.FS, opts Options) ([]Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render: %s: object %s: %w", opts.Path, res.CurId(), err)
 		}
-		u := &unstructured.Unstructured{Object: obj}
+		u := &unstructured.Unstructured{Object: normalize(obj).(map[string]any)}
 		cleanAnnotations(u)
 		out = append(out, Object{File: file, Object: u})
 	}
 	sortObjects(out)
 	return out, nil
+}
+
+// normalize turns the YAML decoder's values into the JSON-compatible ones
+// unstructured objects hold (int64 rather than int, string map keys), so
+// DeepCopy and the API machinery accept them. Maps are changed in place.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalize(e)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = normalize(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = normalize(e)
+		}
+		return t
+	case int:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case uint64:
+		if t <= math.MaxInt64 {
+			return int64(t)
+		}
+		return float64(t)
+	case uint:
+		return normalize(uint64(t))
+	case float32:
+		return float64(t)
+	}
+	return v
 }
 
 // cleanAnnotations removes kustomize's bookkeeping annotations, and the

@@ -166,8 +166,8 @@ func (c *checker) remote(dir, e string) bool {
 		strings.HasPrefix(e, "git::") || strings.HasPrefix(e, "git@") || strings.HasPrefix(e, "ssh:") {
 		return true
 	}
-	first, _, _ := strings.Cut(e, "/")
-	if strings.Contains(first, ".") && first != "." && first != ".." && !c.fs.Exists(path.Join(dir, e)) {
+	first, _, slash := strings.Cut(e, "/")
+	if slash && strings.Contains(first, ".") && first != "." && first != ".." && !c.fs.Exists(path.Join(dir, e)) {
 		// "github.com/org/repo/path", "example.com/x": a host name, and no
 		// such local path.
 		return true

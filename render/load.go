@@ -157,11 +157,11 @@ func resolve(fsys fs.FS, name string) (string, error) {
 			return "", fmt.Errorf("render: symlink %s: %w", next, err)
 		}
 		if strings.HasPrefix(target, "/") || (len(target) > 1 && target[1] == ':') {
-			return "", &RefusedError{File: name, Entry: "-> " + target, Reason: "symlink to an absolute path leaves the repository"}
+			return "", &RefusedError{File: name, Entry: "symlink -> " + target, Reason: "an absolute target leaves the repository"}
 		}
 		todo = append(strings.Split(target, "/"), todo...)
 		if escapes(cur, target) {
-			return "", &RefusedError{File: name, Entry: "-> " + target, Reason: "symlink leaves the repository"}
+			return "", &RefusedError{File: name, Entry: "symlink -> " + target, Reason: "the target leaves the repository"}
 		}
 	}
 	return path.Join(cur...), nil

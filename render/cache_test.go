@@ -1,0 +1,139 @@
+package render_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/sources"
+)
+
+func cacheRepo() fstest.MapFS {
+	return fstest.MapFS{
+		"kustomization.yaml":       kust("resources:\n- svc.yaml\n"),
+		"svc.yaml":                 file(svc),
+		"other/kustomization.yaml": kust("resources:\n- ns.yaml\n"),
+		"other/ns.yaml":            file("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n"),
+	}
+}
+
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "render-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRendererCache checks hits and misses in memory and on disk, that a
+// cached result equals a fresh build (int64 numbers included), and that a
+// corrupt cache file is ignored and replaced.
+func TestRendererCache(t *testing.T) {
+	dir := t.TempDir()
+	rev := &sources.Revision{Tree: "0123abcd", FS: cacheRepo()}
+	opts := render.DefaultOptions()
+	fresh, err := render.Build(rev.FS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := &render.Renderer{Dir: dir}
+	step := func(name string, r *render.Renderer, rev *sources.Revision, opts render.Options, wantHit bool) []render.Object {
+		t.Helper()
+		objs, hit, err := r.Render(rev, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if hit != wantHit {
+			t.Errorf("%s: hit = %v, want %v", name, hit, wantHit)
+		}
+		return objs
+	}
+	step("first render", r, rev, opts, false)
+	if n := len(cacheFiles(t, dir)); n != 1 {
+		t.Fatalf("%d cache files, want 1", n)
+	}
+	step("same renderer", r, rev, opts, true)
+	got := step("new renderer, disk", &render.Renderer{Dir: dir}, rev, opts, true)
+	if diff := cmp.Diff(fresh, got); diff != "" {
+		t.Errorf("cached result differs from a fresh build (-want +got):\n%s", diff)
+	}
+
+	other := opts
+	other.Path = "other"
+	step("other path", r, rev, other, false)
+	limits := opts
+	limits.MaxFiles = 100
+	step("other limits", r, rev, limits, false)
+	step("other tree", r, &sources.Revision{Tree: "4567", FS: cacheRepo()}, opts, false)
+
+	// Corrupt every cache file: a new renderer must rebuild and rewrite.
+	for _, f := range cacheFiles(t, dir) {
+		if err := os.WriteFile(f, []byte("mooring-render-cache 1\n{\"files\": [tru"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = step("corrupt file", &render.Renderer{Dir: dir}, rev, opts, false)
+	if diff := cmp.Diff(fresh, got); diff != "" {
+		t.Errorf("rebuilt result differs (-want +got):\n%s", diff)
+	}
+	step("rewritten file", &render.Renderer{Dir: dir}, rev, opts, true)
+	for _, f := range []string{"garbage", ""} {
+		for _, c := range cacheFiles(t, dir) {
+			if err := os.WriteFile(c, []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step("file "+f, &render.Renderer{Dir: dir}, rev, opts, false)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, ".render-*")); len(tmp) != 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
+
+// TestRendererUncacheable checks that a dirty tree without a content hash is
+// never served from the cache, and one with a content hash is.
+func TestRendererUncacheable(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		rev  *sources.Revision
+		hit  bool
+	}{
+		{"dirty without content hash", &sources.Revision{Tree: "0123", Dirty: true, FS: cacheRepo()}, false},
+		{"no tree", &sources.Revision{FS: cacheRepo()}, false},
+		{"dirty with content hash", &sources.Revision{Tree: "worktree:89ab", Dirty: true, FS: cacheRepo()}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &render.Renderer{Dir: dir}
+			for i, want := range []bool{false, tt.hit} {
+				_, hit, err := r.Render(tt.rev, render.DefaultOptions())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hit != want {
+					t.Errorf("render %d: hit = %v, want %v", i, hit, want)
+				}
+			}
+		})
+	}
+}
+
+// TestRendererError checks that a failed build is returned and not cached.
+func TestRendererError(t *testing.T) {
+	dir := t.TempDir()
+	rev := &sources.Revision{Tree: "bad", FS: fstest.MapFS{"kustomization.yaml": kust("resources:\n- https://example.com/x.yaml\n")}}
+	for range 2 {
+		if _, hit, err := (&render.Renderer{Dir: dir}).Render(rev, render.DefaultOptions()); err == nil || hit {
+			t.Fatalf("hit=%v err=%v, want an uncached error", hit, err)
+		}
+	}
+	if n := len(cacheFiles(t, dir)); n != 0 {
+		t.Errorf("%d cache files after errors, want 0", n)
+	}
+}
