@@ -231,7 +231,9 @@ func TestRateLimit429(t *testing.T) {
 			w.WriteHeader(429)
 			fmt.Fprint(w, "Retry later\n")
 		},
-		func(w http.ResponseWriter) { writeJSON(w, 500, map[string]string{"message": "500 Internal Server Error"}) },
+		func(w http.ResponseWriter) {
+			writeJSON(w, 500, map[string]string{"message": "500 Internal Server Error"})
+		},
 	}
 	var waits []time.Duration
 	o := forge.RetryOptions{Attempts: 4, Base: time.Millisecond, Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
