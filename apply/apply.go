@@ -171,9 +171,15 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 		res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: a})
 		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: live.GetResourceVersion()}
 	}
+	// seen records the resourceVersion of an object read after its apply.
+	seen := func(d *desired, live *unstructured.Unstructured) {
+		mu.Lock()
+		defer mu.Unlock()
+		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: live.GetResourceVersion()}
+	}
 	errs := m.applyAll(ctx, todo1, opts, record)
 	if len(errs) == 0 {
-		errs = m.waitEstablished(ctx, todo1, opts, record)
+		errs = m.waitEstablished(ctx, todo1, opts, seen)
 	}
 	if len(errs) == 0 {
 		errs = m.applyAll(ctx, todo2, opts, record)
@@ -269,7 +275,7 @@ func reason(err error) error {
 // waitEstablished waits until every CRD in ds is established and records
 // the resourceVersion it has then (the server updates its status after the
 // apply, which would otherwise look like drift).
-func (m *Manager) waitEstablished(ctx context.Context, ds []*desired, opts Options, record func(*desired, *unstructured.Unstructured, error)) []error {
+func (m *Manager) waitEstablished(ctx context.Context, ds []*desired, opts Options, seen func(*desired, *unstructured.Unstructured)) []error {
 	var errs []error
 	deadline := time.Now().Add(opts.Timeout)
 	for _, d := range ds {
@@ -288,7 +294,7 @@ func (m *Manager) waitEstablished(ctx context.Context, ds []*desired, opts Optio
 				break
 			}
 			if established(live) {
-				record(d, live, nil)
+				seen(d, live)
 				break
 			}
 			if time.Now().After(deadline) {

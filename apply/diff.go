@@ -170,6 +170,9 @@ func Compare(file string, ref finding.Object, live, merged *unstructured.Unstruc
 	od := &ObjectDiff{File: file, Object: ref, merged: m}
 	if live == nil {
 		od.Action = Created
+		if secret {
+			maskChanged(od)
+		}
 		return od
 	}
 	l := clean(live, secret)

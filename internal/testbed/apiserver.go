@@ -78,12 +78,15 @@ func (s *APIServer) writeKubeconfig() error {
 	if err != nil {
 		return fmt.Errorf("testbed: kubeconfig: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "mooring-apiserver-")
-	if err != nil {
-		return fmt.Errorf("testbed: %w", err)
+	s.Config = u.Config()
+	if s.dir == "" {
+		dir, err := os.MkdirTemp("", "mooring-apiserver-")
+		if err != nil {
+			return fmt.Errorf("testbed: %w", err)
+		}
+		s.dir = dir
 	}
-	s.dir = dir
-	s.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	s.Kubeconfig = filepath.Join(s.dir, "kubeconfig")
 	if err := os.WriteFile(s.Kubeconfig, kc, 0o600); err != nil {
 		return fmt.Errorf("testbed: %w", err)
 	}
@@ -107,12 +110,14 @@ func (s *APIServer) StopAPIServer() error {
 	return nil
 }
 
-// StartAgain starts the kube-apiserver process after StopAPIServer.
+// StartAgain starts the kube-apiserver process after StopAPIServer, on
+// the same etcd and port. envtest makes new certificates on a restart, so
+// Config and Kubeconfig are replaced: clients must be built again.
 func (s *APIServer) StartAgain() error {
 	if err := s.Env.ControlPlane.APIServer.Start(); err != nil {
 		return fmt.Errorf("testbed: start API server again: %w", err)
 	}
-	return nil
+	return s.writeKubeconfig()
 }
 
 // Stop stops the API server and etcd and removes their files.
