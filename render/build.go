@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"path"
 	"slices"
@@ -77,19 +78,23 @@ func Build(fsys fs.FS, opts Options) ([]Object, error) {
 	if opts.Path == ".." || strings.HasPrefix(opts.Path, "../") || path.IsAbs(opts.Path) {
 		return nil, fmt.Errorf("render: path %q leaves the repository", opts.Path)
 	}
-	mem, err := load(fsys, opts)
-	if err != nil {
-		return nil, err
-	}
+	src := &source{fsys: fsys, opts: opts}
 	root := "/" + opts.Path
 	if opts.Path == "." {
 		root = "/"
 	}
-	if !mem.IsDir(root) {
+	if fi, err := src.stat(root); err != nil || !fi.IsDir() {
+		if IsRefused(err) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("render: path %q: no such folder in the repository", opts.Path)
 	}
-	c := checker{fs: mem, seen: map[string]bool{}}
+	c := checker{fs: src, seen: map[string]bool{}}
 	kfile, err := c.check(root, false)
+	if err != nil {
+		return nil, err
+	}
+	mem, err := load(src, slices.Collect(maps.Keys(c.seen)))
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -21,18 +22,24 @@ import (
 // checker walks the kustomizations reachable from the built path before
 // kustomize runs, refusing what mooring does not render.
 type checker struct {
-	fs   filesys.FileSystem
+	fs *source
+	// seen holds the kustomization folders reached (in-memory paths).
 	seen map[string]bool
 }
 
 // kustomizationFile returns the kustomization file of folder dir, or "".
-func kustomizationFile(fsys filesys.FileSystem, dir string) string {
+func (c *checker) kustomizationFile(dir string) (string, error) {
 	for _, n := range konfig.RecognizedKustomizationFileNames() {
-		if p := path.Join(dir, n); fsys.Exists(p) && !fsys.IsDir(p) {
-			return p
+		p := path.Join(dir, n)
+		fi, err := c.fs.stat(p)
+		if err == nil && !fi.IsDir() {
+			return p, nil
+		}
+		if IsRefused(err) {
+			return "", err
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // check checks the kustomization in folder dir (an in-memory path) and every
@@ -40,7 +47,10 @@ func kustomizationFile(fsys filesys.FileSystem, dir string) string {
 // a folder named in generators/transformers/validators, whose resources are
 // plugin configurations.
 func (c *checker) check(dir string, plugins bool) (string, error) {
-	kfile := kustomizationFile(c.fs, dir)
+	kfile, err := c.kustomizationFile(dir)
+	if err != nil {
+		return "", err
+	}
 	if kfile == "" {
 		return "", fmt.Errorf("render: %s: no kustomization.yaml in the folder", rel(dir))
 	}
@@ -48,9 +58,9 @@ func (c *checker) check(dir string, plugins bool) (string, error) {
 		return kfile, nil
 	}
 	c.seen[dir] = true
-	data, err := c.fs.ReadFile(kfile)
+	data, err := c.fs.readFile(kfile)
 	if err != nil {
-		return "", fmt.Errorf("render: %s: %w", rel(kfile), err)
+		return "", err
 	}
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
@@ -167,7 +177,7 @@ func (c *checker) remote(dir, e string) bool {
 		return true
 	}
 	first, _, slash := strings.Cut(e, "/")
-	if slash && strings.Contains(first, ".") && first != "." && first != ".." && !c.fs.Exists(path.Join(dir, e)) {
+	if slash && strings.Contains(first, ".") && first != "." && first != ".." && !c.fs.exists(path.Join(dir, e)) {
 		// "github.com/org/repo/path", "example.com/x": a host name, and no
 		// such local path.
 		return true
@@ -206,17 +216,21 @@ func (c *checker) entry(dir, field, e string, refuse refuseFunc, plugins bool) e
 	if err != nil {
 		return err
 	}
-	if !c.fs.Exists(p) {
+	fi, err := c.fs.stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return refuse(field, e, "no such file or folder in the repository")
 	}
-	if c.fs.IsDir(p) {
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
 		_, err := c.check(p, plugins)
 		return err
 	}
 	if plugins {
-		data, err := c.fs.ReadFile(p)
+		data, err := c.fs.readFile(p)
 		if err != nil {
-			return fmt.Errorf("render: %s: %w", rel(p), err)
+			return err
 		}
 		return checkPluginConfigs(data, rel(p), field, refuse)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -22,14 +23,89 @@ type loader struct {
 	files int
 }
 
-// load copies fsys into a new in-memory filesystem rooted at "/". The .git
-// folder of a working tree is skipped.
-func load(fsys fs.FS, opts Options) (filesys.FileSystem, error) {
-	l := &loader{src: fsys, dst: filesys.MakeFsInMemory(), opts: opts}
-	if err := l.dir(".", ".", nil); err != nil {
+// source is the repository tree as the checker sees it, before anything is
+// copied: paths are in-memory paths ("/base/x.yaml"), symlinks are resolved
+// and refused when they leave the repository, and file sizes are limited.
+type source struct {
+	fsys fs.FS
+	opts Options
+}
+
+// real returns the repository path in-memory path p finally names.
+func (s *source) real(p string) (string, error) {
+	r := rel(p)
+	if r == "." {
+		return ".", nil
+	}
+	return resolve(s.fsys, r)
+}
+
+func (s *source) stat(p string) (fs.FileInfo, error) {
+	r, err := s.real(p)
+	if err != nil {
 		return nil, err
 	}
+	return fs.Stat(s.fsys, r)
+}
+
+func (s *source) exists(p string) bool {
+	_, err := s.stat(p)
+	return err == nil
+}
+
+// readFile reads the file at in-memory path p, refusing one over the size
+// limit.
+func (s *source) readFile(p string) ([]byte, error) {
+	fi, err := s.stat(p)
+	if err != nil {
+		if IsRefused(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("render: %s: %w", rel(p), err)
+	}
+	if fi.Size() > s.opts.MaxFileSize {
+		return nil, &RefusedError{File: rel(p), Reason: fmt.Sprintf("file is %d bytes, over the %d-byte limit", fi.Size(), s.opts.MaxFileSize)}
+	}
+	r, err := s.real(p)
+	if err != nil {
+		return nil, err
+	}
+	data, err := fs.ReadFile(s.fsys, r)
+	if err != nil {
+		return nil, fmt.Errorf("render: %s: %w", rel(p), err)
+	}
+	return data, nil
+}
+
+// load copies the folders dirs (in-memory paths of the kustomizations a
+// build reaches, with everything below them) into a new in-memory
+// filesystem. Kustomize reads no file outside a kustomization's folder, so
+// the rest of the repository (documentation, binaries) is never read. The
+// .git folder of a working tree is skipped.
+func load(src *source, dirs []string) (filesys.FileSystem, error) {
+	l := &loader{src: src.fsys, dst: filesys.MakeFsInMemory(), opts: src.opts}
+	dirs = slices.Clone(dirs)
+	slices.Sort(dirs)
+	var done []string
+	for _, d := range dirs {
+		if slices.ContainsFunc(done, func(a string) bool { return within(d, a) }) {
+			continue
+		}
+		done = append(done, d)
+		real, err := src.real(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.dir(real, rel(d), nil); err != nil {
+			return nil, err
+		}
+	}
 	return l.dst, nil
+}
+
+// within reports whether in-memory path p is folder dir or below it.
+func within(p, dir string) bool {
+	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 // dir copies the real folder src to dst (both repository paths). active holds
@@ -50,7 +126,7 @@ func (l *loader) dir(src, dst string, active []string) error {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if src == "." && name == ".git" {
+		if name == ".git" && (src == "." || dst == ".") {
 			continue
 		}
 		s, d := path.Join(src, name), path.Join(dst, name)
@@ -139,10 +215,10 @@ func resolve(fsys fs.FS, name string) (string, error) {
 		next := path.Join(append(cur, p)...)
 		fi, err := fs.Lstat(fsys, next)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) && hops > 0 {
 				return "", &RefusedError{File: name, Reason: fmt.Sprintf("symlink target %s does not exist in the repository", next)}
 			}
-			return "", fmt.Errorf("render: symlink %s: %w", name, err)
+			return "", err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			cur = append(cur, p)
@@ -157,11 +233,11 @@ func resolve(fsys fs.FS, name string) (string, error) {
 			return "", fmt.Errorf("render: symlink %s: %w", next, err)
 		}
 		if strings.HasPrefix(target, "/") || (len(target) > 1 && target[1] == ':') {
-			return "", &RefusedError{File: name, Entry: "symlink -> " + target, Reason: "an absolute target leaves the repository"}
+			return "", &RefusedError{File: next, Entry: "symlink -> " + target, Reason: "an absolute target leaves the repository"}
 		}
 		todo = append(strings.Split(target, "/"), todo...)
 		if escapes(cur, target) {
-			return "", &RefusedError{File: name, Entry: "symlink -> " + target, Reason: "the target leaves the repository"}
+			return "", &RefusedError{File: next, Entry: "symlink -> " + target, Reason: "the target leaves the repository"}
 		}
 	}
 	return path.Join(cur...), nil

@@ -303,3 +303,22 @@ func symlink(t *testing.T, target, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBuildReadsOnlyKustomizationFolders checks that files outside every
+// folder the build reaches (documentation, binaries, escaping links) are
+// neither read nor refused.
+func TestBuildReadsOnlyKustomizationFolders(t *testing.T) {
+	fsys := fstest.MapFS{
+		"apps/kustomization.yaml": kust("resources:\n- svc.yaml\n"),
+		"apps/svc.yaml":           file(svc),
+		"tools/big.bin":           file(strings.Repeat("x", 2<<20)),
+		"docs/leak":               link("/etc/passwd"),
+	}
+	objs, err := build(t, fsys, "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].File != "apps/svc.yaml" {
+		t.Fatalf("objects = %v, want the Service from apps/svc.yaml", objs)
+	}
+}
