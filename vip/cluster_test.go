@@ -66,8 +66,19 @@ func nodeAddr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, 
 
 func newCluster(t testing.TB, vip netip.Addr, extra ...string) *cluster {
 	t.Helper()
+	c := newTopology(t, vip, extra...)
+	c.startEtcd()
+	c.agents = make([]*testbed.Proc, len(c.nodes))
+	for i := range c.nodes {
+		c.startAgent(i)
+	}
+	return c
+}
+
+// newTopology creates the namespaces and links only.
+func newTopology(t testing.TB, vip netip.Addr, extra ...string) *cluster {
+	t.Helper()
 	testbed.RequireRoot(t)
-	etcdBin := testbed.Asset(t, "etcd")
 	c := &cluster{t: t, lan: testbed.NewLAN(t), dir: t.TempDir(), vip: vip, extra: extra}
 	for i := 0; i < 3; i++ {
 		c.nodes = append(c.nodes, c.lan.AddHost(fmt.Sprintf("n%d", i+1),
@@ -76,7 +87,14 @@ func newCluster(t testing.TB, vip netip.Addr, extra ...string) *cluster {
 	}
 	c.probe = c.lan.AddHost("probe", netip.MustParsePrefix("198.51.100.200/24"), netip.MustParsePrefix("2001:db8::200/64"))
 	c.other = c.lan.AddHost("other", netip.MustParsePrefix("198.51.100.250/24"), netip.MustParsePrefix("2001:db8::250/64"))
+	return c
+}
 
+// startEtcd starts one etcd member per node namespace (the stacked
+// topology) and waits until all are healthy.
+func (c *cluster) startEtcd() {
+	c.t.Helper()
+	etcdBin := testbed.Asset(c.t, "etcd")
 	var initial []string
 	for i := range c.nodes {
 		initial = append(initial, fmt.Sprintf("n%d=http://%s:2380", i+1, nodeAddr4(i)))
@@ -97,11 +115,6 @@ func newCluster(t testing.TB, vip netip.Addr, extra ...string) *cluster {
 		))
 	}
 	c.waitEtcd()
-	c.agents = make([]*testbed.Proc, len(c.nodes))
-	for i := range c.nodes {
-		c.startAgent(i)
-	}
-	return c
 }
 
 // waitEtcd waits until every member answers a linearizable read.

@@ -113,6 +113,7 @@ type agentFlags struct {
 	probeWindow   time.Duration
 	lifetime      time.Duration
 	announceEvery time.Duration
+	leaderAway    bool
 }
 
 func init() {
@@ -174,6 +175,7 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.DurationVar(&f.takeover, "takeover", 500*time.Millisecond, "a silent holder's lease is revoked after this long (at least isolation + 2 heartbeats)")
 	fs.DurationVar(&f.probeWindow, "probe-window", 50*time.Millisecond, "how long to wait for another owner's ARP reply before binding; negative disables")
 	fs.DurationVar(&f.lifetime, "lifetime", 2*time.Second, "kernel lifetime of the bound VIP, renewed while held")
+	fs.BoolVar(&f.leaderAway, "etcd-leader-away", true, "the holder moves etcd's Raft leadership to another member, so one node's failure never costs both")
 	fs.DurationVar(&f.announceEvery, "announce-interval", time.Second, "gratuitous ARP / neighbor advertisement interval while holding")
 	rootCmd.AddCommand(cmd)
 }
@@ -253,6 +255,7 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	eopts.Heartbeat = f.heartbeat
 	eopts.Isolation = f.isolation
 	eopts.Takeover = f.takeover
+	eopts.EtcdLeaderAway = f.leaderAway
 	hopts := vip.DefaultHoldOptions()
 	hopts.Address, hopts.Interface = v.Address, v.Interface
 	hopts.ProbeWindow = f.probeWindow

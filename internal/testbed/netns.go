@@ -81,7 +81,7 @@ func NewLAN(t testing.TB) *LAN {
 	RequireRoot(t)
 	SweepStaleNetns()
 	l := &LAN{t: t, id: netnsSeq.Add(1)}
-	t.Cleanup(l.close)
+	t.Cleanup(l.Close)
 	l.Switch = l.newNS("sw")
 	IP(t, "-n", l.Switch, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0")
 	IP(t, "-n", l.Switch, "link", "set", "br0", "up")
@@ -275,7 +275,9 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
-func (l *LAN) close() {
+// Close kills the processes started on the LAN and deletes its namespaces
+// (with their links). It runs as a t.Cleanup; calling it earlier is fine.
+func (l *LAN) Close() {
 	l.mu.Lock()
 	procs := l.procs
 	l.mu.Unlock()

@@ -73,6 +73,10 @@ type Options struct {
 	// Eligible reports whether this node may hold the VIP (its API server is
 	// ready). Nil means always.
 	Eligible func() bool
+	// EtcdLeaderAway makes the holder move etcd's Raft leadership off its
+	// own member (checked every second), so that one node's failure does
+	// not also cost an etcd election before its lease can be revoked.
+	EtcdLeaderAway bool
 	// Log receives the elector's decisions. Default slog.Default().
 	Log *slog.Logger
 }
@@ -86,6 +90,8 @@ func DefaultOptions(node string) Options {
 		TTL:       2,
 		Heartbeat: 100 * time.Millisecond,
 		Tick:      10 * time.Millisecond,
+
+		EtcdLeaderAway: true,
 	}
 }
 
@@ -338,6 +344,9 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 		defer close(hdone)
 		hold(hctx)
 	}()
+	if e.opts.EtcdLeaderAway && len(e.opts.Peers) > 0 {
+		go e.keepEtcdLeaderAway(hctx, time.Second)
+	}
 	release := func() {
 		hcancel()
 		<-hdone
