@@ -358,6 +358,11 @@ func TestFetchWorktree(t *testing.T) {
 		t.Fatalf("clean tree: Dirty %v Commit %s Tree %s", rev.Dirty, rev.Commit, rev.Tree)
 	}
 
+	hasher := rev.FS.(sources.Hasher)
+	if got, want := mustHash(t, hasher, "base"), f.work.Git("rev-parse", "HEAD:base"); got != want {
+		t.Errorf("clean Hash(base) = %s, want %s", got, want)
+	}
+
 	// An ignored file changes nothing.
 	f.work.WriteFiles(map[string]string{"notes.tmp": "scratch\n"})
 	if rev, err = sources.Fetch(ctx(t), dir, "", opts); err != nil || rev.Dirty {
@@ -380,6 +385,15 @@ func TestFetchWorktree(t *testing.T) {
 		t.Errorf("ReadLink = %q, %v", target, err)
 	}
 
+	eh := edited.FS.(sources.Hasher)
+	baseHash, overlaysHash := mustHash(t, eh, "base"), mustHash(t, eh, "overlays")
+	if !strings.HasPrefix(baseHash, "worktree:") || baseHash == mustHash(t, hasher, "base") {
+		t.Errorf("edited Hash(base) = %s", baseHash)
+	}
+	if got := mustHash(t, eh, "base-link"); got != baseHash {
+		t.Errorf("Hash(base-link) = %s, want Hash(base) %s", got, baseHash)
+	}
+
 	// Same edits, same hash; another untracked file, another hash.
 	same, err := sources.Fetch(ctx(t), dir, "", opts)
 	if err != nil || same.Tree != edited.Tree {
@@ -388,7 +402,12 @@ func TestFetchWorktree(t *testing.T) {
 	f.work.WriteFiles(map[string]string{"base/new.yaml": "new: true\n"})
 	untracked, err := sources.Fetch(ctx(t), dir, "", opts)
 	if err != nil || untracked.Tree == edited.Tree {
-		t.Errorf("untracked file did not change the hash: %s (%v)", untracked.Tree, err)
+		t.Fatalf("untracked file did not change the hash: %s (%v)", untracked.Tree, err)
+	}
+	uh := untracked.FS.(sources.Hasher)
+	if mustHash(t, uh, "base") == baseHash || mustHash(t, uh, "overlays") != overlaysHash {
+		t.Errorf("subtree hashes: base %s (was %s), overlays %s (was %s)",
+			mustHash(t, uh, "base"), baseHash, mustHash(t, uh, "overlays"), overlaysHash)
 	}
 
 	// From a subfolder, the repository root is found.
@@ -404,4 +423,13 @@ func readLink(fsys any, name string) (string, error) {
 		return "", errors.New("FS does not implement ReadLink")
 	}
 	return rl.ReadLink(name)
+}
+
+func mustHash(t *testing.T, h sources.Hasher, name string) string {
+	t.Helper()
+	s, err := h.Hash(name)
+	if err != nil {
+		t.Fatalf("Hash(%s): %v", name, err)
+	}
+	return s
 }

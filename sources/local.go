@@ -13,6 +13,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // openLocal reads a repository on disk: ref "" is its working tree, any
@@ -64,10 +65,11 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		return nil, newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
 	}
 	rev := &Revision{Repo: repo}
+	var c *object.Commit
 	head, err := r.Head()
 	switch {
 	case err == nil:
-		c, err := r.CommitObject(head.Hash())
+		c, err = r.CommitObject(head.Hash())
 		if err != nil {
 			return nil, newError(ErrRefNotFound, repo, "", "HEAD commit of "+repo, err)
 		}
@@ -87,12 +89,14 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 	default:
 		return nil, newError(ErrRefNotFound, repo, "", "HEAD of "+repo, err)
 	}
+	var headFS *treeFS
+	var files []string
 	if rev.Dirty {
 		if opts.Verify != nil {
 			return nil, &Error{Kind: ErrUnsigned, Repo: repo, Commit: rev.Commit, msg: fmt.Sprintf(
 				"working tree %s has uncommitted edits, which carry no signature, and signatures are required", repo)}
 		}
-		files, err := worktreeFiles(r, status)
+		files, err = worktreeFiles(r, status)
 		if err != nil {
 			return nil, newError(ErrRepoNotFound, repo, "", "list files of "+root, err)
 		}
@@ -101,8 +105,18 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 			return nil, newError(ErrRepoNotFound, repo, "", "hash working tree "+root, err)
 		}
 		rev.Tree = "worktree:" + sum
+	} else {
+		tree, err := c.Tree()
+		if err != nil {
+			return nil, newError(ErrRefNotFound, repo, "", "HEAD tree of "+repo, err)
+		}
+		headFS = newTreeFS(r.Storer, tree, c.Committer.When)
 	}
-	rev.FS = os.DirFS(root)
+	wfs, err := newWorktreeFS(root, files, headFS)
+	if err != nil {
+		return nil, newError(ErrRepoNotFound, repo, "", "open "+root, err)
+	}
+	rev.FS = wfs
 	return rev, nil
 }
 

@@ -48,7 +48,6 @@ func TestParseLocation(t *testing.T) {
 	}
 }
 
-
 func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`Get "https://ops:tok3n@host/x.git/info/refs": EOF`, `Get "https://host/x.git/info/refs": EOF`},
