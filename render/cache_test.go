@@ -63,6 +63,10 @@ func TestRendererCache(t *testing.T) {
 	if diff := cmp.Diff(fresh, got); diff != "" {
 		t.Errorf("cached result differs from a fresh build (-want +got):\n%s", diff)
 	}
+	// The YAML stored with a cached result is what a fresh build prints.
+	if diff := cmp.Diff(string(yamlOf(t, fresh)), string(yamlOf(t, got))); diff != "" {
+		t.Errorf("cached YAML differs from a fresh build's (-want +got):\n%s", diff)
+	}
 
 	other := opts
 	other.Path = "other"
@@ -74,7 +78,7 @@ func TestRendererCache(t *testing.T) {
 
 	// Corrupt every cache file: a new renderer must rebuild and rewrite.
 	for _, f := range cacheFiles(t, dir) {
-		if err := os.WriteFile(f, []byte("mooring-render-cache 1\n{\"files\": [tru"), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte("mooring-render-cache 2\n\x00\x00\x00\x00\x00\x00\x00\x05{\"fi"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

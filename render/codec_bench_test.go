@@ -24,7 +24,7 @@ func BenchmarkCodec(b *testing.B) {
 		name string
 		enc  func([]Object) ([]byte, error)
 		dec  func([]byte) ([]Object, error)
-	}{{"json", encodeJSON, decodeJSON}, {"gob", encodeGob, decodeGob}} {
+	}{{"json+yaml", encode, decode}, {"gob", encodeGob, decodeGob}} {
 		data, err := c.enc(objs)
 		if err != nil {
 			b.Fatal(err)
