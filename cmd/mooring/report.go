@@ -23,7 +23,7 @@ import (
 // reportFlags are the flags of `mooring report`.
 type reportFlags struct {
 	forge, url, repo, sha, tokenFile, tokenEnv, context, queueDir, targetURL, key, user string
-	pr                                                                                 int
+	pr                                                                                  int
 }
 
 func init() {
