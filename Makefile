@@ -79,6 +79,10 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=api/v1alpha1/crd
 
+## demo: mooring's whole job on the built-in example; no cluster needed.
+demo: bin/mooring
+	bin/mooring demo
+
 clean:
 	rm -rf bin
 

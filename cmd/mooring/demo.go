@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	etcddrift "github.com/mooringhq/mooring/drift/etcd"
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/forge"
+	"github.com/mooringhq/mooring/forge/gitnotes"
+	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/render/diff"
+	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/render/validate"
+)
+
+func init() {
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run mooring's whole job on the built-in example, with no cluster",
+		Long: `demo writes the built-in example repository (examples-repo) into a throwaway
+Git repository and runs mooring on it the way a team uses it: render and
+validate main, preview a pull request that breaks things (an overlapping pool,
+two etcd members removed at once), preview its fixed version, check a real
+three-member etcd cluster (started in-process on 127.0.0.1) against the
+declared members, lose one member, and record every result on the commits as
+git notes (refs/notes/mooring). Nothing outside a temporary folder is touched.`,
+		Example: `  mooring demo
+  mooring demo --keep   # keep the demo repository to look at it with git`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := os.MkdirTemp("", "mooring-demo-")
+			if err != nil {
+				return exitCode(2, err)
+			}
+			if !keep {
+				defer os.RemoveAll(dir)
+			}
+			if err := runDemo(cmd.Context(), cmd.OutOrStdout(), dir); err != nil {
+				return exitCode(2, err)
+			}
+			if keep {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nThe demo repository is kept at %s (try: git -C %s log --notes=mooring)\n", dir, filepath.Join(dir, "repo"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo repository")
+	rootCmd.AddCommand(cmd)
+}
+
+// demo is one run of the demo; it prints as it goes.
+type demo struct {
+	w     io.Writer
+	repo  *demoRepo
+	src   sourceFlags
+	notes *gitnotes.Client
+	step  int
+	color bool
+	// saved is the control plane the breaking change removed members from.
+	saved string
+	// mainSHA is the commit on main, where drift results are recorded.
+	mainSHA string
+}
+
+func (d *demo) section(title string) {
+	d.step++
+	if d.color {
+		fmt.Fprintf(d.w, "\n\x1b[1m== %d. %s\x1b[0m\n", d.step, title)
+		return
+	}
+	fmt.Fprintf(d.w, "\n== %d. %s\n", d.step, title)
+}
+
+func (d *demo) say(format string, a ...any) { fmt.Fprintf(d.w, format+"\n", a...) }
+
+func runDemo(ctx context.Context, w io.Writer, dir string) error {
+	repo, err := newDemoRepo(filepath.Join(dir, "repo"))
+	if err != nil {
+		return err
+	}
+	d := &demo{w: w, repo: repo}
+	d.src = sourceFlags{repo: repo.dir, path: "overlays/local", cacheDir: filepath.Join(dir, "cache")}
+	if d.notes, err = gitnotes.New(gitnotes.Options{URL: repo.dir}); err != nil {
+		return err
+	}
+	d.color = isTTY(w)
+
+	mainSHA, err := repo.commit("Homelab network: MetalLB pool, ingress, control plane")
+	if err != nil {
+		return err
+	}
+	d.mainSHA = mainSHA
+	d.section("A desired-state repository")
+	d.say("Wrote the example repository (base + overlays/homelab + overlays/local) to %s", repo.dir)
+	d.say("and committed it on main as %s. The demo uses overlays/local (TEST-NET addresses).", shortSHA(mainSHA))
+
+	d.section("Render main (Kustomize, offline) and build the network model")
+	objs, err := d.render(mainSHA)
+	if err != nil {
+		return err
+	}
+	m, fs := buildModel(objs)
+	if err := writeModel(d.w, m); err != nil {
+		return err
+	}
+
+	d.section("Validate main")
+	if err := d.report("validate", mainSHA, fs); err != nil {
+		return err
+	}
+
+	d.section("A pull request that breaks things")
+	if err := repo.branch("grow-pool"); err != nil {
+		return err
+	}
+	if err := d.breakingChange(); err != nil {
+		return err
+	}
+	badSHA, err := repo.commit("Grow the pool, add a lab pool, shrink the control plane")
+	if err != nil {
+		return err
+	}
+	d.say("Branch grow-pool (%s): homelab-pool grows to .220, a new lab-pool .215-.230,", shortSHA(badSHA))
+	d.say("and cp2 and cp3 leave the control plane in one commit. mooring's preview:")
+	if err := d.preview(objs, badSHA); err != nil {
+		return err
+	}
+
+	d.section("The same pull request, fixed")
+	if err := d.fixedChange(); err != nil {
+		return err
+	}
+	goodSHA, err := repo.commit("Move lab-pool out of homelab-pool, announce it, keep the members")
+	if err != nil {
+		return err
+	}
+	if err := d.preview(objs, goodSHA); err != nil {
+		return err
+	}
+
+	d.section("etcd membership: the declared members against a live cluster")
+	return d.etcd(ctx, dir, m.ControlPlane)
+}
+
+// render renders commit sha at the demo's path, and again to show the cache.
+func (d *demo) render(sha string) ([]render.Object, error) {
+	rev, err := d.src.revision(context.Background(), sha)
+	if err != nil {
+		return nil, err
+	}
+	opts := render.DefaultOptions()
+	opts.Path = d.src.path
+	r := d.src.renderer()
+	start := time.Now()
+	objs, _, err := r.Render(rev, opts)
+	if err != nil {
+		return nil, err
+	}
+	cold := time.Since(start)
+	start = time.Now()
+	if _, hit, err := (&render.Renderer{Dir: r.Dir}).Render(rev, opts); err != nil || !hit {
+		return nil, fmt.Errorf("render cache: hit=%t err=%v", hit, err)
+	}
+	d.say("%d objects from %s in %s; again from the cache (tree %s) in %s\n", len(objs), d.src.path,
+		cold.Round(time.Millisecond), shortSHA(rev.Tree), time.Since(start).Round(time.Microsecond))
+	return objs, nil
+}
+
+// preview prints what a pull request at sha would change, with its findings,
+// and records the result on the commit.
+func (d *demo) preview(baseObjs []render.Object, sha string) error {
+	headObjs, err := d.render(sha)
+	if err != nil {
+		return err
+	}
+	bm, _ := buildModel(baseObjs)
+	hm, fs := buildModel(headObjs)
+	fs = append(fs, validate.Change(bm, hm)...)
+	dd := diff.Compute(baseObjs, headObjs, bm, hm)
+	if err := diff.Write(d.w, dd, diff.FormatText, false); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.w)
+	return d.report("preview", sha, fs)
+}
+
+// report prints findings and records them as a git note on sha, as mooring
+// records a commit status on a forge.
+func (d *demo) report(kind, sha string, fs []finding.Finding) error {
+	finding.Sort(fs)
+	rep := finding.Report{Kind: kind, Commit: sha, Path: d.src.path, Findings: fs}
+	if err := writeReport(d.w, rep, "text"); err != nil {
+		return err
+	}
+	st := forge.Status{Repo: "demo/network", SHA: sha, State: forge.StateOf(rep), Context: "mooring/" + kind, Description: forge.DescribeReport(rep)}
+	if err := d.notes.SetStatus(context.Background(), st); err != nil {
+		return fmt.Errorf("record %s status as a git note: %w", kind, err)
+	}
+	d.say("→ recorded on %s as a git note: %s", shortSHA(sha), gitnotes.Line(st))
+	return nil
+}
+
+func (d *demo) breakingChange() error {
+	r := d.repo
+	pool, err := os.ReadFile(filepath.Join(r.dir, "overlays/local/pool.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := r.write("overlays/local/pool.yaml", strings.Replace(string(pool), "198.51.100.210", "198.51.100.220", 1)); err != nil {
+		return err
+	}
+	if err := r.write("overlays/local/lab-pool.yaml", labPool("198.51.100.215-198.51.100.230")); err != nil {
+		return err
+	}
+	k, err := os.ReadFile(filepath.Join(r.dir, "overlays/local/kustomization.yaml"))
+	if err != nil {
+		return err
+	}
+	ks := strings.Replace(string(k), "- ../../base\n", "- ../../base\n- lab-pool.yaml\n", 1)
+	if err := r.write("overlays/local/kustomization.yaml", ks); err != nil {
+		return err
+	}
+	cp, err := os.ReadFile(filepath.Join(r.dir, "overlays/local/control-plane.yaml"))
+	if err != nil {
+		return err
+	}
+	cps := string(cp)
+	if i := strings.Index(cps, "  - name: cp2"); i > 0 {
+		cps = cps[:i]
+	}
+	d.saved = string(cp)
+	return r.write("overlays/local/control-plane.yaml", cps)
+}
+
+func (d *demo) fixedChange() error {
+	r := d.repo
+	if err := r.write("overlays/local/lab-pool.yaml", labPool("198.51.100.232-198.51.100.239")+`---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata:
+  name: lab-l2
+  namespace: metallb-system
+spec:
+  ipAddressPools:
+  - lab-pool
+  interfaces:
+  - eth0
+`); err != nil {
+		return err
+	}
+	return r.write("overlays/local/control-plane.yaml", d.saved)
+}
+
+func labPool(addresses string) string {
+	return `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: lab-pool
+  namespace: metallb-system
+spec:
+  addresses:
+  - ` + addresses + "\n"
+}
+
+// etcd starts a real three-member etcd cluster named like the declared
+// members, checks it, then stops one member and checks again.
+func (d *demo) etcd(ctx context.Context, dir string, cp *model.ControlPlane) error {
+	if cp == nil {
+		return fmt.Errorf("the example declares no ControlPlane")
+	}
+	names := make([]string, len(cp.Members))
+	for i, m := range cp.Members {
+		names[i] = m.Name
+	}
+	cluster, err := startDemoEtcd(ctx, filepath.Join(dir, "etcd"), names)
+	if err != nil {
+		return err
+	}
+	defer cluster.close()
+	declared := cluster.declared(cp.VIP)
+	d.say("Started etcd members %s on 127.0.0.1 (the example's member names; local URLs).", strings.Join(names, ", "))
+	obs := &etcddrift.Observer{}
+	opts := etcddrift.DefaultObserveOptions()
+	opts.Timeout = time.Second
+	check := func() error {
+		o := obs.Observe(ctx, cluster.clients, opts)
+		fs := etcddrift.Check(declared, o, etcddrift.DefaultCheckOptions())
+		d.say("checked %d endpoints in %s (per-member timeout %s)", len(cluster.clients), o.Took.Round(time.Millisecond), opts.Timeout)
+		return d.report("drift", d.mainSHA, fs)
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	last := len(names) - 1
+	d.section(fmt.Sprintf("Node %s fails: its etcd member stops", names[last]))
+	cluster.stop(last)
+	if err := check(); err != nil {
+		return err
+	}
+	d.say("\nThe cluster still has quorum (2 of 3) but one more failure stops it: mooring")
+	d.say("reports the missing member and the quorum at risk, and refuses membership")
+	d.say("changes until the member is back (see mooring members plan).")
+	return nil
+}
