@@ -2,6 +2,7 @@ package vip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,9 @@ type Options struct {
 	// Etcd are the client URLs of this node's own etcd member, e.g.
 	// http://127.0.0.1:2379. Never the VIP.
 	Etcd []string
+	// EtcdTLS is the client TLS configuration for Etcd (kubeadm's stacked
+	// etcd wants a client certificate); nil for plain HTTP.
+	EtcdTLS *tls.Config
 	// Readyz is the local API server's readiness URL; "" makes every node
 	// eligible.
 	Readyz string
@@ -75,6 +79,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            a.opts.Etcd,
+		TLS:                  a.opts.EtcdTLS,
 		DialTimeout:          2 * time.Second,
 		DialKeepAliveTime:    time.Second,
 		DialKeepAliveTimeout: time.Second,

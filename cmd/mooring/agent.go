@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -114,6 +116,10 @@ type agentFlags struct {
 	lifetime      time.Duration
 	announceEvery time.Duration
 	leaderAway    bool
+	etcdCA        string
+	etcdCert      string
+	etcdKey       string
+	printConfig   bool
 }
 
 func init() {
@@ -145,6 +151,12 @@ The agent exits 1 if it found another device answering for the VIP.`,
 			if err != nil {
 				return exitCode(2, err)
 			}
+			if f.printConfig {
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "vip: %s\ninterface: %s\nnode: %s\npeers: %v\netcd: %v\nreadyz: %q\n",
+					opts.Hold.Address, opts.Hold.Interface, opts.Election.Node, opts.Election.Peers, opts.Etcd, opts.Readyz)
+				return nil
+			}
 			a, err := vip.New(opts)
 			if err != nil {
 				return exitCode(2, err)
@@ -175,6 +187,10 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.DurationVar(&f.takeover, "takeover", 500*time.Millisecond, "a silent holder's lease is revoked after this long (at least isolation + 2 heartbeats)")
 	fs.DurationVar(&f.probeWindow, "probe-window", 50*time.Millisecond, "how long to wait for another owner's ARP reply before binding; negative disables")
 	fs.DurationVar(&f.lifetime, "lifetime", 2*time.Second, "kernel lifetime of the bound VIP, renewed while held")
+	fs.StringVar(&f.etcdCA, "etcd-cacert", "", "CA bundle of the etcd member (e.g. /etc/kubernetes/pki/etcd/ca.crt)")
+	fs.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate for etcd (e.g. /etc/kubernetes/pki/etcd/healthcheck-client.crt)")
+	fs.StringVar(&f.etcdKey, "etcd-key", "", "client key for etcd")
+	fs.BoolVar(&f.printConfig, "print-config", false, "print the resolved VIP, peers and endpoints and exit")
 	fs.BoolVar(&f.leaderAway, "etcd-leader-away", true, "the holder moves etcd's Raft leadership to another member, so one node's failure never costs both")
 	fs.DurationVar(&f.announceEvery, "announce-interval", time.Second, "gratuitous ARP / neighbor advertisement interval while holding")
 	rootCmd.AddCommand(cmd)
@@ -247,6 +263,14 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 		readyz = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/readyz"
 	}
 
+	var etcdTLS *tls.Config
+	if f.etcdCA != "" || f.etcdCert != "" || f.etcdKey != "" || anyHTTPS(etcd) {
+		info := transport.TLSInfo{CertFile: f.etcdCert, KeyFile: f.etcdKey, TrustedCAFile: f.etcdCA}
+		if etcdTLS, err = info.ClientConfig(); err != nil {
+			return vip.Options{}, fmt.Errorf("etcd client TLS: %w", err)
+		}
+	}
+
 	log := slog.Default().With("component", "vip-agent")
 	eopts := election.DefaultOptions(f.node)
 	eopts.Peers = peers
@@ -261,7 +285,16 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	hopts.ProbeWindow = f.probeWindow
 	hopts.Lifetime = f.lifetime
 	hopts.AnnounceInterval = f.announceEvery
-	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, Readyz: readyz, Log: log}, nil
+	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, Log: log}, nil
+}
+
+func anyHTTPS(urls []string) bool {
+	for _, u := range urls {
+		if strings.HasPrefix(u, "https://") {
+			return true
+		}
+	}
+	return false
 }
 
 // parsePeers reads "addr" or "addr:port" entries.
