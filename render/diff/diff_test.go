@@ -120,3 +120,19 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("json round trip (-want +got):\n%s", diff)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		dir, want string
+	}{
+		{"testdata/same", "no changes"},
+		{"testdata/homelab", "3 added, 7 changed, 1 removed objects; model changes: pools 2, L2 advertisements 1, routes 2, LoadBalancer addresses 1, members 2, VIP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			if got := Summary(load(t, tt.dir)); got != tt.want {
+				t.Errorf("Summary = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

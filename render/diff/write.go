@@ -45,13 +45,32 @@ func Write(w io.Writer, d Diff, format string, color bool) error {
 }
 
 // Summary returns a one-line description such as
-// "2 objects changed, 1 added; 1 pool resized", or "no changes".
+// "1 added, 2 changed, 0 removed objects; pools 2, routes 1, VIP", or
+// "no changes".
 func Summary(d Diff) string {
 	if d.Empty() {
 		return "no changes"
 	}
 	o := d.Objects
-	return fmt.Sprintf("%d added, %d changed, %d removed objects", len(o.Added), len(o.Changed), len(o.Removed))
+	s := fmt.Sprintf("%d added, %d changed, %d removed objects", len(o.Added), len(o.Changed), len(o.Removed))
+	var parts []string
+	m := d.Model
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"pools", len(m.Pools)}, {"L2 advertisements", len(m.L2Advertisements)}, {"routes", len(m.Routes)},
+		{"LoadBalancer addresses", len(m.LoadBalancers)}, {"members", len(m.Members)}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", c.what, c.n))
+		}
+	}
+	if m.VIP != nil {
+		parts = append(parts, "VIP")
+	}
+	if len(parts) > 0 {
+		s += "; model changes: " + strings.Join(parts, ", ")
+	}
+	return s
 }
 
 // count formats an address count; a saturated count (an IPv6 range wider

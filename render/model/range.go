@@ -185,6 +185,16 @@ func (r Range) String() string {
 // MarshalText implements encoding.TextMarshaler, so JSON shows the string.
 func (r Range) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler with ParseRange.
+func (r *Range) UnmarshalText(b []byte) error {
+	v, err := ParseRange(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
 // lastOf returns the last address of a masked prefix.
 func lastOf(p netip.Prefix) netip.Addr {
 	a := p.Addr()

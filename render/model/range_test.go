@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"math/big"
 	"net/netip"
@@ -115,6 +116,27 @@ func TestAssignable(t *testing.T) {
 				t.Errorf("Assignable(false) = %d, want Len %d", got, r.Len())
 			}
 		})
+	}
+}
+
+func TestRangeText(t *testing.T) {
+	in := []Range{MustParseRange("203.0.113.64/27"), MustParseRange("2001:db8::1-2001:db8::ff")}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(data), `["203.0.113.64/27","2001:db8::1-2001:db8::ff"]`; got != want {
+		t.Errorf("json = %s, want %s", got, want)
+	}
+	var back []Range
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if err := json.Unmarshal([]byte(`["1.2.3.4"]`), &back); err == nil {
+		t.Error("UnmarshalText accepted a bare address")
 	}
 }
 
