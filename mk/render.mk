@@ -6,6 +6,7 @@
 bench: bench-render
 BENCH_RENDER_ROUNDS ?= 3
 BENCH_RENDER_KUBECTL = $(if $(wildcard $(ASSETS)/kubectl),$(ASSETS)/kubectl,kubectl)
-bench-render: bin/mooring deps
+# Build kubectl only when neither a built one nor one on PATH exists.
+bench-render: bin/mooring deps $(if $(or $(wildcard $(ASSETS)/kubectl),$(shell command -v kubectl)),,$(ASSETS)/kubectl)
 	$(GO) run ./internal/gen/cmd/benchrender -mooring bin/mooring -kubectl $(BENCH_RENDER_KUBECTL) \
 		-dir $(CACHE)/bench/bigrepo -rounds $(BENCH_RENDER_ROUNDS)
