@@ -14,6 +14,7 @@ import (
 // TestShortSHAAmbiguous builds enough commits (with git fast-import) that
 // two share their first four hex digits.
 func TestShortSHAAmbiguous(t *testing.T) {
+	t.Parallel()
 	w := testbed.NewGitWork(t, t.TempDir())
 	var in strings.Builder
 	// The stream is deterministic: commits 257 and an earlier one share

@@ -19,6 +19,7 @@ import (
 )
 
 func TestFetchRefs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	tests := []struct {
@@ -64,6 +65,7 @@ func TestFetchRefs(t *testing.T) {
 }
 
 func TestFetchMissingRef(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	for _, ref := range []string{"nope", "refs/pull/9/head", "pull/9", "deadbeef", strings.Repeat("ab", 20), "v9"} {
@@ -80,6 +82,7 @@ func TestFetchMissingRef(t *testing.T) {
 }
 
 func TestFetchRepoErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	_, err := sources.Fetch(ctx(t), f.srv.URL+"/missing.git", "main", opts)
@@ -209,6 +212,7 @@ func cacheObjects(t *testing.T, dir string) int {
 }
 
 func TestFetchIncremental(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	// Enough content, incompressible, that a full fetch and a one-commit
 	// fetch differ in size.
@@ -285,6 +289,7 @@ func TestFetchIncremental(t *testing.T) {
 }
 
 func TestFetchConcurrent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	var wg sync.WaitGroup
@@ -312,6 +317,7 @@ func TestFetchConcurrent(t *testing.T) {
 }
 
 func TestFetchFileURL(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	rev, err := sources.Fetch(ctx(t), "file://"+f.bare, "v1", f.opts(t))
 	if err != nil {
@@ -323,6 +329,7 @@ func TestFetchFileURL(t *testing.T) {
 }
 
 func TestFetchLocalRef(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	for ref, want := range map[string]string{"v1": f.c1, "feature": f.f1, f.c2[:8]: f.c2} {
@@ -345,6 +352,7 @@ func TestFetchLocalRef(t *testing.T) {
 }
 
 func TestFetchWorktree(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	opts := f.opts(t)
 	dir := f.work.Dir

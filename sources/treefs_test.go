@@ -13,6 +13,7 @@ import (
 )
 
 func TestTreeFS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	rev, err := sources.Fetch(ctx(t), f.url, "main", f.opts(t))
 	if err != nil {
@@ -108,6 +109,7 @@ func TestTreeFS(t *testing.T) {
 }
 
 func TestTreeFSSymlinksOutside(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	for name, target := range map[string]string{
 		"up":       "../outside.yaml",

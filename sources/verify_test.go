@@ -69,6 +69,7 @@ func signedCommit(t *testing.T, f *fixture, branch string, key *openpgp.Entity) 
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "", "")
 	trusted, stranger := newKey(t, "Trusted"), newKey(t, "Stranger")
 	good := signedCommit(t, f, "signed", trusted)
