@@ -107,11 +107,14 @@ func unified(ref finding.Object, b, h *unstructured.Unstructured) string {
 	return s
 }
 
+// lines splits YAML into lines that keep their "\n" (difflib.SplitLines
+// would add an empty last line).
 func lines(s string) []string {
-	if s == "" {
-		return nil
+	out := strings.SplitAfter(s, "\n")
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
 	}
-	return difflib.SplitLines(s)
+	return out
 }
 
 // toYAML renders o as YAML with Secret values masked; base is the same
