@@ -13,7 +13,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // FormatVersion is the version of mooring's rendering rules (how objects are
@@ -55,10 +54,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// annotations kustomize adds for its own bookkeeping; none of them may reach
-// the cluster.
-const originAnnotation = "config.kubernetes.io/origin"
-
+// internalAnnotationPrefixes are the annotations kustomize adds for its own
+// bookkeeping; none of them may reach the cluster.
 var internalAnnotationPrefixes = []string{
 	"internal.config.kubernetes.io/",
 	"config.kubernetes.io/origin",
@@ -247,5 +244,3 @@ func rel(p string) string {
 	}
 	return p
 }
-
-var _ filesys.FileSystem = filesys.MakeFsInMemory()

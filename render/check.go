@@ -94,6 +94,7 @@ func (c *checker) check(dir string, plugins bool) (string, error) {
 	for _, f := range []struct {
 		name    string
 		entries []string
+		//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
 	}{{"resources", k.Resources}, {"bases", k.Bases}, {"components", k.Components}} {
 		for _, e := range f.entries {
 			if err := c.entry(dir, f.name, e, refuse, plugins); err != nil {
@@ -132,9 +133,11 @@ func (c *checker) check(dir string, plugins bool) (string, error) {
 	for _, p := range k.Patches {
 		add("patches", p.Path)
 	}
+	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
 	for _, p := range k.PatchesJson6902 {
 		add("patchesJson6902", p.Path)
 	}
+	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
 	for _, p := range k.PatchesStrategicMerge {
 		if !strings.Contains(string(p), "\n") {
 			add("patchesStrategicMerge", string(p))
@@ -192,7 +195,7 @@ func inside(dir, field, e string, refuse refuseFunc) (string, error) {
 		return "", refuse(field, e, "absolute paths are not allowed; use a path inside the repository")
 	}
 	p := path.Join(dir, e)
-	if escapes(strings.Split(strings.Trim(dir, "/"), "/")[:depth(dir)], e) {
+	if escapes(depth(dir), e) {
 		return "", refuse(field, e, "path leaves the repository")
 	}
 	return p, nil

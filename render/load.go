@@ -236,17 +236,16 @@ func resolve(fsys fs.FS, name string) (string, error) {
 			return "", &RefusedError{File: next, Entry: "symlink -> " + target, Reason: "an absolute target leaves the repository"}
 		}
 		todo = append(strings.Split(target, "/"), todo...)
-		if escapes(cur, target) {
+		if escapes(len(cur), target) {
 			return "", &RefusedError{File: next, Entry: "symlink -> " + target, Reason: "the target leaves the repository"}
 		}
 	}
 	return path.Join(cur...), nil
 }
 
-// escapes reports whether target, taken relative to the folder cur, climbs
-// above the repository root.
-func escapes(cur []string, target string) bool {
-	depth := len(cur)
+// escapes reports whether target, taken relative to a folder depth levels
+// below the repository root, climbs above the root.
+func escapes(depth int, target string) bool {
 	for p := range strings.SplitSeq(target, "/") {
 		switch p {
 		case "", ".":
