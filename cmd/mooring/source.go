@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
@@ -88,10 +89,36 @@ func (f *sourceFlags) renderer() *render.Renderer {
 	return &render.Renderer{Dir: filepath.Join(f.cacheDir, "render")}
 }
 
+// buildPath is the --path flag relative to the repository root. A user may
+// point --repo at a folder inside a repository (e.g. examples-repo); --path is
+// then relative to that folder, as it reads on the command line.
+func (f *sourceFlags) buildPath() string {
+	fi, err := os.Stat(f.repo)
+	if err != nil || !fi.IsDir() {
+		return f.path // a URL
+	}
+	abs, err := filepath.Abs(f.repo)
+	if err != nil {
+		return f.path
+	}
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			rel, err := filepath.Rel(dir, abs)
+			if err != nil || rel == "." {
+				return f.path
+			}
+			return path.Join(filepath.ToSlash(rel), f.path)
+		}
+		if filepath.Dir(dir) == dir {
+			return f.path
+		}
+	}
+}
+
 // renderRevision renders rev at the --path flag.
 func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, error) {
 	opts := render.DefaultOptions()
-	opts.Path = f.path
+	opts.Path = f.buildPath()
 	objs, _, err := f.renderer().Render(rev, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render %s at %s: %w", f.path, rev.Short(), err)
