@@ -204,9 +204,36 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 	}
 	sortChanges(res.Changes)
 	if len(errs) > 0 {
-		return res, fmt.Errorf("apply: %w", errors.Join(errs...))
+		return res, summarize(errs, res, opts.Prune)
 	}
 	return res, nil
+}
+
+// summarize joins the errors of an apply; when the API server went away it
+// says so once instead of once per object.
+func summarize(errs []error, res *Result, prune bool) error {
+	var down []error
+	var other []error
+	for _, e := range errs {
+		if errors.Is(e, ErrUnreachable) {
+			down = append(down, e)
+		} else {
+			other = append(other, e)
+		}
+	}
+	if len(down) == 0 {
+		return fmt.Errorf("apply: %w", errors.Join(errs...))
+	}
+	applied := res.Count(Created) + res.Count(Configured) + res.Count(Unchanged)
+	msg := fmt.Sprintf("apply stopped: %d objects applied, %d failed", applied, res.Count(Failed))
+	if prune {
+		msg += ", nothing pruned"
+	}
+	err := fmt.Errorf("%s; run apply again once the API server is back (first failure: %w)", msg, down[0])
+	if len(other) > 0 {
+		err = errors.Join(err, errors.Join(other...))
+	}
+	return err
 }
 
 // applyAll applies ds in parallel and returns their errors in input order.

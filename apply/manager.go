@@ -12,6 +12,7 @@ package apply
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -132,7 +133,7 @@ func explain(err error) error {
 	}
 	var ne net.Error
 	var oe *net.OpError
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &oe) ||
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &oe) ||
 		errors.Is(err, http.ErrServerClosed) || (errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
