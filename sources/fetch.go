@@ -108,6 +108,10 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 	for _, rf := range advertised {
 		remoteRefs[rf.Name()] = rf
 	}
+	if _, ok := remoteRefs[plumbing.HEAD]; !ok && ref == "" {
+		return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf(
+			"%s advertises no HEAD (it names a missing branch); give a branch, tag or commit", repo), nil)
+	}
 	specs := baseRefSpecs
 	if extra, ok := extraRef(ref); ok {
 		if _, found := remoteRefs[extra]; !found {

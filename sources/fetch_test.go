@@ -441,3 +441,60 @@ func mustHash(t *testing.T, h sources.Hasher, name string) string {
 	}
 	return s
 }
+
+func TestFetchDanglingHead(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	f.work.Git("--git-dir", f.bare, "symbolic-ref", "HEAD", "refs/heads/gone")
+	_, err := sources.Fetch(ctx(t), f.url, "", f.opts(t))
+	if !errors.Is(err, sources.ErrRefNotFound) || !strings.Contains(err.Error(), "advertises no HEAD") {
+		t.Errorf("err = %v, want ErrRefNotFound saying HEAD is missing", err)
+	}
+}
+
+// TestFetchConcurrentProcesses runs several copies of the test binary that
+// fetch into one cache at once: the lock keeps the cache whole.
+func TestFetchConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	cache := t.TempDir()
+	var cmds []*exec.Cmd
+	var outs []*strings.Builder
+	for _, ref := range []string{"main", "feature", "v1"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFetchHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "MOORING_FETCH_HELPER="+f.url+" "+ref+" "+cache)
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(cache, "*", "objects"))
+	if len(dirs) != 1 {
+		t.Fatalf("cache repositories: %v", dirs)
+	}
+	out, err := exec.Command("git", "--git-dir", filepath.Dir(dirs[0]), "fsck", "--strict").CombinedOutput()
+	if err != nil {
+		t.Errorf("git fsck of the cache: %v\n%s", err, out)
+	}
+}
+
+// TestFetchHelperProcess is one fetching process of
+// TestFetchConcurrentProcesses; it does nothing when run directly.
+func TestFetchHelperProcess(t *testing.T) {
+	args := strings.Fields(os.Getenv("MOORING_FETCH_HELPER"))
+	if len(args) != 3 {
+		return
+	}
+	opts := sources.DefaultOptions()
+	opts.CacheDir = args[2]
+	if _, err := sources.Fetch(ctx(t), args[0], args[1], opts); err != nil {
+		t.Fatal(err)
+	}
+}

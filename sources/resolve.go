@@ -52,7 +52,15 @@ func resolve(r *git.Repository, repo, ref string) (*object.Commit, error) {
 		h, err := r.Reference(plumbing.HEAD, true)
 		if err != nil {
 			if errors.Is(err, plumbing.ErrReferenceNotFound) {
-				return nil, newError(ErrEmptyRepo, repo, ref, fmt.Sprintf("%s has no commits (HEAD names no commit)", repo), nil)
+				if sym, serr := r.Reference(plumbing.HEAD, false); serr == nil && sym.Type() == plumbing.SymbolicReference {
+					if iter, ierr := r.Branches(); ierr == nil {
+						if _, nerr := iter.Next(); nerr == nil {
+							return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf(
+								"HEAD of %s names %s, which does not exist; give a branch, tag or commit", repo, sym.Target()), nil)
+						}
+					}
+				}
+				return nil, newError(ErrEmptyRepo, repo, ref, fmt.Sprintf("%s has no commits", repo), nil)
 			}
 			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("HEAD of %s", repo), err)
 		}

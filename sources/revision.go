@@ -3,6 +3,14 @@
 // into a cache folder, opens local paths and working trees, resolves
 // branches, tags, SHAs and pull-request refs, authenticates, and verifies
 // commit signatures.
+//
+// Every failure is an *Error whose Kind says what went wrong (ErrRefNotFound,
+// ErrAmbiguousRef, ErrAuth, ErrRepoNotFound, ErrEmptyRepo, ErrUnreachable,
+// ErrUnsigned, ErrUntrustedSignature, ErrUnsupportedSignature) and whose text
+// names the repository, ref and commit but never a password or token. The
+// cache holds one bare repository per remote URL, guarded by a file lock, so
+// concurrent mooring processes share it safely; a fetch of an unchanged
+// remote lists its refs and transfers nothing else.
 package sources
 
 import (
