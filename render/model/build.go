@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/render"
@@ -157,9 +158,13 @@ func Key(namespace, name string) string {
 	return namespace + "/" + name
 }
 
-// decode converts an unstructured object to a typed one through JSON, so
-// that a type error names the field ("spec.addresses").
+// decode converts an unstructured object to a typed one. The fast
+// reflection converter comes first; when it fails the object goes through
+// JSON, whose type errors name the field ("spec.addresses").
 func (s *src) decode(obj map[string]any, into any) bool {
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(obj, into) == nil {
+		return true
+	}
 	data, err := json.Marshal(obj)
 	if err == nil {
 		err = json.Unmarshal(data, into)
