@@ -61,24 +61,6 @@ func (b *binding) unbind() error {
 	return nil
 }
 
-// bound reports whether the address is on the link.
-func (b *binding) bound() (bool, error) {
-	fam := netlink.FAMILY_V4
-	if b.addr.Is6() {
-		fam = netlink.FAMILY_V6
-	}
-	addrs, err := netlink.AddrList(b.link, fam)
-	if err != nil {
-		return false, fmt.Errorf("list addresses of %s: %w", b.link.Attrs().Name, err)
-	}
-	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == b.addr {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // watch sends on removed each time the address disappears from the link,
 // until ctx ends. It subscribes to netlink address events, so a removal is
 // seen at once rather than at the next refresh.

@@ -104,7 +104,6 @@ is an error, 2 if it could not run.`,
 
 // addFlagTargets adds what the command line names to m.
 func addFlagTargets(m *model.Model, vipText string, lbIPs, pools, members []string) error {
-	cli := model.Meta{Object: finding.Object{Kind: "CommandLine", Name: "flags"}}
 	if vipText != "" || len(members) > 0 {
 		if m.ControlPlane == nil {
 			m.ControlPlane = &model.ControlPlane{Meta: model.Meta{Object: finding.Object{Kind: "VIP", Name: vipText}}}
@@ -137,8 +136,7 @@ func addFlagTargets(m *model.Model, vipText string, lbIPs, pools, members []stri
 		m.LoadBalancers = append(m.LoadBalancers, svc)
 	}
 	if len(pools) > 0 {
-		p := model.Pool{Meta: cli, AutoAssign: true}
-		p.Meta.Object = finding.Object{Kind: "IPAddressPool", Name: "flags"}
+		p := model.Pool{Meta: model.Meta{Object: finding.Object{Kind: "IPAddressPool", Name: "flags"}}, AutoAssign: true}
 		for _, s := range pools {
 			r, err := model.ParseRange(s)
 			if err != nil {
