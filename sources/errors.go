@@ -68,14 +68,20 @@ func newError(kind error, repo, ref, msg string, cause error, secrets ...string)
 	return &Error{Kind: kind, Repo: repo, Ref: ref, msg: redact(msg, secrets...), cause: cause}
 }
 
-var urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@`)
+var (
+	// An HTTP user may be a token, so HTTP userinfo goes entirely.
+	httpUserinfo = regexp.MustCompile(`((?i:https?)://)[^/@\s]*@`)
+	// Other schemes keep the user (ssh://git@host) and lose any password.
+	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*):[^/@\s]*@`)
+)
 
-// redact removes each secret and any URL userinfo from s.
+// redact removes each secret, HTTP URL userinfo and URL passwords from s.
 func redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if len(sec) >= 3 {
 			s = strings.ReplaceAll(s, sec, "***")
 		}
 	}
-	return urlUserinfo.ReplaceAllString(s, "$1")
+	s = httpUserinfo.ReplaceAllString(s, "$1")
+	return urlPassword.ReplaceAllString(s, "$1@")
 }

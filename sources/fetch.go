@@ -366,6 +366,8 @@ func classify(repo, ref, what string, err error, secrets []string) error {
 	case errors.Is(err, transport.ErrAuthorizationFailed), errors.Is(err, transport.ErrInvalidAuthMethod),
 		strings.Contains(err.Error(), "unable to authenticate"):
 		return newError(ErrAuth, repo, ref, "authentication failed for "+repo, nil)
+	case strings.Contains(err.Error(), "knownhosts:"):
+		return newError(ErrAuth, repo, ref, "host key of "+repo+" is not trusted; add it to the known hosts file", err, secrets...)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return newError(ErrRepoNotFound, repo, ref, "repository "+repo+" not found", nil)
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):

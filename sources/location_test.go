@@ -52,7 +52,9 @@ func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`Get "https://ops:tok3n@host/x.git/info/refs": EOF`, `Get "https://host/x.git/info/refs": EOF`},
 		{"token tok3n leaked", "token *** leaked"},
-		{"ssh://git@host/x", "ssh://host/x"},
+		{"ssh://git@host/x", "ssh://git@host/x"},
+		{"ssh://git:pw@host/x", "ssh://git@host/x"},
+		{"HTTPS://tok@host/x", "HTTPS://host/x"},
 	}
 	for _, tt := range tests {
 		if got := redact(tt.in, "tok3n"); got != tt.want {
