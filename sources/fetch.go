@@ -69,7 +69,7 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 	if err != nil {
 		return nil, newError(ErrAuth, repo, ref, "credentials for "+repo, err, secrets...)
 	}
-	fail := func(what string, err error) error { return classify(repo, ref, what, err, secrets) }
+	fail := func(what string, err error) error { return classify(repo, ref, what, err, auth != nil, secrets) }
 
 	if opts.CacheDir == "" {
 		opts.CacheDir = defaultCacheDir()
@@ -357,10 +357,13 @@ func authMethod(loc location, a Auth) (transport.AuthMethod, []string, error) {
 	return nil, secrets, nil
 }
 
-// classify turns a go-git transport error into an *Error of the right kind.
-func classify(repo, ref, what string, err error, secrets []string) error {
+// classify turns a go-git transport error into an *Error of the right kind;
+// withAuth tells a refused credential from a missing one.
+func classify(repo, ref, what string, err error, withAuth bool, secrets []string) error {
 	var netErr net.Error
 	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired) && withAuth:
+		return newError(ErrAuth, repo, ref, "authentication failed for "+repo+" (credentials refused)", nil)
 	case errors.Is(err, transport.ErrAuthenticationRequired):
 		return newError(ErrAuth, repo, ref, "authentication required for "+repo, nil)
 	case errors.Is(err, transport.ErrAuthorizationFailed), errors.Is(err, transport.ErrInvalidAuthMethod),
