@@ -15,16 +15,60 @@ const (
 	CodeVIPChanged          = "vip-changed"
 	CodeMemberChanged       = "member-changed"
 	CodeControlPlaneRemoved = "controlplane-removed"
+	CodeRouteMoved          = "ingress-route-moved"
 )
 
 // Change returns the findings about moving the cluster from base to head,
 // sorted with finding.Sort: membership changes etcd cannot make safely in one
 // step (every ControlPlane member is a voter) and changes that disrupt the
-// API endpoint. A nil model or a revision without a ControlPlane on the base
-// side (a first bootstrap) yields no membership findings.
+// API endpoint; and ingress routes that move between Ingresses, which need
+// an apply order. A nil model yields nothing, a base without a ControlPlane
+// (a first bootstrap) no membership findings.
 func Change(base, head *model.Model) []finding.Finding {
+	if base == nil || head == nil {
+		return nil
+	}
+	fs := routesMoved(base, head)
+	fs = append(fs, controlPlaneChange(base, head)...)
+	finding.Sort(fs)
+	return fs
+}
+
+// routesMoved reports host+path rules that move from one Ingress to another:
+// ingress-nginx's admission webhook refuses the new Ingress while the old
+// one still claims the route (ingress-nginx#6776, #8216), so the old one
+// has to be updated first.
+func routesMoved(base, head *model.Model) []finding.Finding {
+	owner := map[[3]string]*model.Ingress{}
+	for i := range base.Ingresses {
+		in := &base.Ingresses[i]
+		for _, r := range in.Routes {
+			k := [3]string{r.Host, r.Path, pathType(r.PathType)}
+			if _, ok := owner[k]; !ok {
+				owner[k] = in
+			}
+		}
+	}
 	var fs []finding.Finding
-	if base == nil || head == nil || base.ControlPlane == nil {
+	for _, in := range head.Ingresses {
+		for _, r := range in.Routes {
+			old, ok := owner[[3]string{r.Host, r.Path, pathType(r.PathType)}]
+			if !ok || old.Object == in.Object {
+				continue
+			}
+			f := at(in.Meta, finding.Info, CodeRouteMoved, r.Field,
+				fmt.Sprintf("host %q path %q moves from ingress %s/%s (%s) to this one: %s must be updated or deleted before this Ingress is applied, or ingress-nginx's webhook refuses it",
+					r.Host, r.Path, old.Object.Namespace, old.Object.Name, old.File, old.Object.Name))
+			f.Expected, f.Observed = old.Object.String(), in.Object.String()
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+func controlPlaneChange(base, head *model.Model) []finding.Finding {
+	var fs []finding.Finding
+	if base.ControlPlane == nil {
 		return nil
 	}
 	b, h := base.ControlPlane, head.ControlPlane
@@ -88,7 +132,6 @@ func Change(base, head *model.Model) []finding.Finding {
 		f.Expected, f.Observed = endpoint(b.VIP), endpoint(h.VIP)
 		fs = append(fs, f)
 	}
-	finding.Sort(fs)
 	return fs
 }
 
