@@ -25,6 +25,12 @@ type checker struct {
 	fs *source
 	// seen holds the kustomization folders reached (in-memory paths).
 	seen map[string]bool
+	// resources are the resource files reached (in-memory paths).
+	resources []string
+	// renames is true when some kustomization can change an object's
+	// identity (prefix, namespace, generators, JSON patches...), so files
+	// must come from kustomize's origin annotations (see fileIndex).
+	renames bool
 }
 
 // kustomizationFile returns the kustomization file of folder dir, or "".
@@ -82,6 +88,9 @@ func (c *checker) check(dir string, plugins bool) (string, error) {
 	}
 	if len(k.HelmChartInflationGenerator) > 0 {
 		return "", refuse("helmChartInflationGenerator", k.HelmChartInflationGenerator[0].ChartName, "Helm chart inflation is not supported; render the chart into the repository")
+	}
+	if err := c.noteRenames(dir, &k); err != nil {
+		return "", err
 	}
 	if p := k.OpenAPI["path"]; p != "" {
 		if err := c.localFile(dir, p, refuse, "openapi.path"); err != nil {
@@ -236,6 +245,50 @@ func (c *checker) entry(dir, field, e string, refuse refuseFunc, plugins bool) e
 			return err
 		}
 		return checkPluginConfigs(data, rel(p), field, refuse)
+	}
+	if field == "resources" || field == "bases" {
+		c.resources = append(c.resources, p)
+	}
+	return nil
+}
+
+// noteRenames sets c.renames when kustomization k (in folder dir) can give
+// an object another identity than the one in its file.
+func (c *checker) noteRenames(dir string, k *types.Kustomization) error {
+	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
+	if k.NamePrefix != "" || k.NameSuffix != "" || k.Namespace != "" || len(k.PatchesJson6902) > 0 ||
+		len(k.ConfigMapGenerator) > 0 || len(k.SecretGenerator) > 0 || len(k.Generators) > 0 ||
+		len(k.Transformers) > 0 || len(k.Replacements) > 0 {
+		c.renames = true
+		return nil
+	}
+	for _, p := range k.Patches {
+		if p.Options != nil && (p.Options.AllowNameChange || p.Options.AllowKindChange) {
+			c.renames = true
+			return nil
+		}
+		data := []byte(p.Patch)
+		if p.Path != "" {
+			fp := path.Join(dir, p.Path)
+			if !c.fs.exists(fp) {
+				continue // kustomize reports it
+			}
+			var err error
+			if data, err = c.fs.readFile(fp); err != nil {
+				return err
+			}
+		}
+		// A JSON patch (a list of operations) can rename; a strategic merge
+		// patch (a mapping) cannot without the options above.
+		var doc any
+		if err := kyaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+			c.renames = true
+			return nil
+		}
+		if _, ok := doc.([]any); ok {
+			c.renames = true
+			return nil
+		}
 	}
 	return nil
 }
