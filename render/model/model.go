@@ -149,7 +149,8 @@ type KubeVIP struct {
 	ARP bool
 }
 
-// Model is the typed network view of one revision.
+// Model is the typed network view of one revision, made by Build. Lists keep
+// the order of the rendered objects.
 type Model struct {
 	Pools            []Pool
 	L2Advertisements []L2Advertisement
