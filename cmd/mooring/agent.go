@@ -274,7 +274,15 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	log := slog.Default().With("component", "vip-agent")
 	eopts := election.DefaultOptions(f.node)
 	eopts.Peers = peers
-	eopts.Listen = netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(f.hbPort))
+	// [::] takes both families, but does not exist where IPv6 is off; IPv4
+	// peers need only 0.0.0.0.
+	listen := netip.IPv4Unspecified()
+	for _, p := range peers {
+		if p.Addr().Is6() {
+			listen = netip.IPv6Unspecified()
+		}
+	}
+	eopts.Listen = netip.AddrPortFrom(listen, uint16(f.hbPort))
 	eopts.TTL = f.ttl
 	eopts.Heartbeat = f.heartbeat
 	eopts.Isolation = f.isolation
