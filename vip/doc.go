@@ -72,6 +72,11 @@
 //     logs a duplicate-arp-owner finding, counts it (Conflicts) and probes
 //     again every 250 ms; `mooring drift arp` reports the MACs.
 //   - Local API server not ready: the node does not campaign or resigns.
+//   - Heartbeats are plain UDP and are accepted only from the peers'
+//     addresses. A host that can forge a peer's address on the node network
+//     can delay a takeover (by claiming the VIP) or hasten one (by
+//     silencing), never make a node bind without winning the etcd
+//     election.
 //   - Someone deletes the VIP (ip addr del): added back at once and
 //     announced again.
 package vip

@@ -44,16 +44,27 @@ func TestHeartbeats(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	lo := netip.MustParseAddr("127.0.0.1")
-	a, err := newHeartbeats("a", netip.AddrPortFrom(lo, 0), nil, 10*time.Millisecond, slog.Default())
+	// a's only peer is 127.0.0.2 (b); a sends to the discard port there.
+	a, err := newHeartbeats("a", netip.AddrPortFrom(lo, 0), []netip.AddrPort{netip.MustParseAddrPort("127.0.0.2:9")}, 10*time.Millisecond, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	aAddr := a.conn.LocalAddr().(interface{ AddrPort() netip.AddrPort }).AddrPort()
-	b, err := newHeartbeats("b", netip.AddrPortFrom(lo, 0), []netip.AddrPort{aAddr}, 10*time.Millisecond, slog.Default())
+	stranger, err := newHeartbeats("x", netip.MustParseAddrPort("127.0.0.3:0"), []netip.AddrPort{aAddr}, 10*time.Millisecond, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newHeartbeats("b", netip.MustParseAddrPort("127.0.0.2:0"), []netip.AddrPort{aAddr}, 10*time.Millisecond, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	go a.run(ctx)
+	go stranger.run(ctx)
+	stranger.setHolding(true, false)
+	time.Sleep(50 * time.Millisecond)
+	if n := a.heardWithin(time.Second); n != 0 {
+		t.Fatalf("a counted %d nodes from beats of a non-peer", n)
+	}
 	go b.run(ctx)
 
 	waitFor(t, "a hears b", func() bool { return a.heardWithin(100*time.Millisecond) == 1 })

@@ -107,6 +107,12 @@ func (h *heartbeats) run(ctx context.Context) error {
 			h.log.Debug("heartbeat read failed", "err", err)
 			continue
 		}
+		if !h.isPeer(from.Addr()) {
+			// Only the configured peers take part; anything else on the
+			// network must not delay or hasten a takeover.
+			h.log.Debug("heartbeat from a non-peer ignored", "from", from)
+			continue
+		}
 		var b beat
 		if err := json.Unmarshal(buf[:n], &b); err != nil || b.Node == "" || b.Node == h.node {
 			h.log.Debug("heartbeat ignored", "from", from)
@@ -116,6 +122,16 @@ func (h *heartbeats) run(ctx context.Context) error {
 		h.state[b.Node] = peerState{heard: time.Now(), holding: b.Holding, bye: b.Bye}
 		h.mu.Unlock()
 	}
+}
+
+func (h *heartbeats) isPeer(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range h.peers {
+		if p.Addr().Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // heardWithin returns how many distinct peers were heard within d (peers
