@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -247,21 +248,28 @@ func setHead(r *git.Repository, remote map[plumbing.ReferenceName]*plumbing.Refe
 }
 
 // openCache opens the bare repository at dir, creating it with remote
-// "origin" at url when missing.
+// "origin" at url when missing. The cache is disposable: one that cannot be
+// opened (a process killed while creating it) is made again.
 func openCache(dir, url string) (*git.Repository, error) {
 	r, err := git.PlainOpen(dir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		r, err = git.PlainInit(dir, true)
-		if err != nil {
+	if err != nil && !errors.Is(err, git.ErrRepositoryNotExists) {
+		slog.Debug("recreating unreadable cache", "dir", dir, "err", err)
+		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
+	}
+	if err != nil {
+		if r, err = git.PlainInit(dir, true); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := r.Remote(git.DefaultRemoteName); errors.Is(err, git.ErrRemoteNotFound) {
 		_, err = r.CreateRemote(&config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{url}})
 		if err != nil {
 			return nil, err
 		}
-		return r, nil
 	}
-	return r, err
+	return r, nil
 }
 
 // revision builds the Revision of commit c, verifying its signature when v

@@ -498,3 +498,34 @@ func TestFetchHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFetchRepairsCache(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	opts := f.opts(t)
+	if _, err := sources.Fetch(ctx(t), f.url, "main", opts); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(opts.CacheDir, "*", "objects"))
+	if len(dirs) != 1 {
+		t.Fatalf("cache repositories: %v", dirs)
+	}
+	// A process killed after creating the repository, before its remote.
+	cfg := filepath.Join(filepath.Dir(dirs[0]), "config")
+	if err := os.WriteFile(cfg, []byte("[core]\n\tbare = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rev, err := sources.Fetch(ctx(t), f.url, "v1", opts); err != nil || rev.Commit != f.c1 {
+		t.Fatalf("after losing the remote: %v, %v", rev, err)
+	}
+	// A cache folder that is not a repository at all.
+	if err := os.RemoveAll(filepath.Dir(dirs[0])); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(dirs[0]), "objects"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if rev, err := sources.Fetch(ctx(t), f.url, "main", opts); err != nil || rev.Commit != f.c2 {
+		t.Fatalf("after breaking the cache: %v, %v", rev, err)
+	}
+}
