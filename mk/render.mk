@@ -4,7 +4,7 @@
 # PATH.
 .PHONY: bench-render
 bench: bench-render
-BENCH_RENDER_ROUNDS ?= 3
+BENCH_RENDER_ROUNDS ?= 5
 BENCH_RENDER_KUBECTL = $(if $(wildcard $(ASSETS)/kubectl),$(ASSETS)/kubectl,kubectl)
 # Build kubectl only when neither a built one nor one on PATH exists.
 bench-render: bin/mooring deps $(if $(or $(wildcard $(ASSETS)/kubectl),$(shell command -v kubectl)),,$(ASSETS)/kubectl)
