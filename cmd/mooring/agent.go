@@ -41,7 +41,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 }
 
 // load returns the model of --file, or of the revision the source flags
-// name. Findings that make the model unusable are returned as an error.
+// name.
 func (f *modelFlags) load(cmd *cobra.Command) (*model.Model, *sources.Revision, error) {
 	var objs []render.Object
 	rev := &sources.Revision{Repo: f.file}
@@ -57,15 +57,14 @@ func (f *modelFlags) load(cmd *cobra.Command) (*model.Model, *sources.Revision, 
 		}
 		rev, objs = r, o
 	}
+	// Objects the model cannot read are reported, not fatal: the VIP (or
+	// the addresses to check) may well be readable, and a command that
+	// needs them fails later, naming what is missing.
 	m, fs := model.Build(objs)
-	var errs []error
 	for _, x := range fs {
 		if x.Severity == finding.Error {
-			errs = append(errs, errors.New(x.String()))
+			slog.Warn("object not modelled", "finding", x.String())
 		}
-	}
-	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
 	}
 	return m, rev, nil
 }
