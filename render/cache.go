@@ -23,9 +23,14 @@ type Renderer struct {
 	// needed.
 	Dir string
 
-	mu  sync.Mutex
-	mem map[string][]Object
+	mu    sync.Mutex
+	mem   map[string][]Object
+	order []string // keys of mem, oldest first
 }
+
+// memEntries bounds the in-memory cache: a long-running agent renders each
+// new commit once, and only the latest few are asked for again.
+const memEntries = 8
 
 // Render builds rev at opts and reports whether the result came from the
 // cache. A revision without a tree hash (or a dirty working tree without a
@@ -66,7 +71,14 @@ func (r *Renderer) remember(key string, objs []Object) {
 	if r.mem == nil {
 		r.mem = map[string][]Object{}
 	}
+	if _, ok := r.mem[key]; !ok {
+		r.order = append(r.order, key)
+	}
 	r.mem[key] = objs
+	for len(r.order) > memEntries {
+		delete(r.mem, r.order[0])
+		r.order = r.order[1:]
+	}
 }
 
 // cacheKey returns the cache key of rev at opts, or "" when rev's tree has

@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -139,5 +140,25 @@ func TestRendererError(t *testing.T) {
 	}
 	if n := len(cacheFiles(t, dir)); n != 0 {
 		t.Errorf("%d cache files after errors, want 0", n)
+	}
+}
+
+// TestRendererMemoryBound checks that the in-memory cache keeps only the
+// latest results (older ones are still on disk).
+func TestRendererMemoryBound(t *testing.T) {
+	r := &render.Renderer{}
+	rev := func(i int) *sources.Revision {
+		return &sources.Revision{Tree: fmt.Sprint("tree-", i), FS: cacheRepo()}
+	}
+	for i := range 20 {
+		if _, _, err := r.Render(rev(i), render.DefaultOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, hit, _ := r.Render(rev(19), render.DefaultOptions()); !hit {
+		t.Error("latest tree not cached")
+	}
+	if _, hit, _ := r.Render(rev(0), render.DefaultOptions()); hit {
+		t.Error("oldest tree still cached in memory")
 	}
 }
