@@ -20,7 +20,9 @@ const gitlabPush = `{"object_kind":"push","ref":"refs/heads/main","before":"1111
 
 const gitlabMR = `{"object_kind":"merge_request","project":{"path_with_namespace":"infra/homelab"},"object_attributes":{"iid":4,"source_branch":"feature","target_branch":"main","action":"update","last_commit":{"id":"3333333333333333333333333333333333333333"},"diff_refs":{"base_sha":"2222222222222222222222222222222222222222","head_sha":"3333333333333333333333333333333333333333"}}}`
 
-func hexSig(body string) string { return strings.TrimPrefix(Sign([]byte(secret), []byte(body)), "sha256=") }
+func hexSig(body string) string {
+	return strings.TrimPrefix(Sign([]byte(secret), []byte(body)), "sha256=")
+}
 
 func TestReceiver(t *testing.T) {
 	cases := []struct {
