@@ -277,7 +277,6 @@ func TestPullRequestCommentSplit(t *testing.T) {
 // recorder collects triggers and the answers the receiver gave.
 type recorder struct {
 	mu       sync.Mutex
-	triggers []webhook.Trigger
 	codes    []int
 	ch       chan webhook.Trigger
 }

@@ -108,12 +108,12 @@ func (c *Client) SetStatus(ctx context.Context, s forge.Status) error {
 	}
 	owner, name := forge.SplitOwner(s.Repo)
 	st := gh.RepoStatus{
-		State:       gh.Ptr(string(s.State)),
-		Context:     gh.Ptr(s.Context),
-		Description: gh.Ptr(forge.Truncate(s.Description, DescriptionLimit)),
+		State:       new(string(s.State)),
+		Context:     new(s.Context),
+		Description: new(forge.Truncate(s.Description, DescriptionLimit)),
 	}
 	if s.TargetURL != "" {
-		st.TargetURL = gh.Ptr(s.TargetURL)
+		st.TargetURL = new(s.TargetURL)
 	}
 	_, resp, err := c.gh.Repositories.CreateStatus(ctx, owner, name, s.SHA, st)
 	return c.fail(fmt.Sprintf("status %s on %s@%s", s.Context, s.Repo, s.SHA[:12]), resp, err)
