@@ -276,9 +276,9 @@ func TestPullRequestCommentSplit(t *testing.T) {
 
 // recorder collects triggers and the answers the receiver gave.
 type recorder struct {
-	mu       sync.Mutex
-	codes    []int
-	ch       chan webhook.Trigger
+	mu    sync.Mutex
+	codes []int
+	ch    chan webhook.Trigger
 }
 
 func (r *recorder) wrap(h http.Handler) http.Handler {
