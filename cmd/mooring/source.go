@@ -121,7 +121,7 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 	opts.Path = f.buildPath()
 	objs, _, err := f.renderer().Render(rev, opts)
 	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", f.path, rev.Short(), err)
+		return nil, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
 	}
 	return objs, nil
 }
