@@ -154,7 +154,7 @@ func (m *Manager) storeInventory(ctx context.Context, inv *Inventory) error {
 	if !m.nsReady.Load() {
 		ns := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "Namespace",
-			"metadata": map[string]any{"name": InventoryNamespace, "labels": map[string]any{LabelManagedBy: ManagedByValue}},
+			"metadata": map[string]any{"name": InventoryNamespace, "labels": map[string]any{LabelManagedBy: ManagedByValue, labelRole: roleInventory}},
 		}}
 		if _, err := m.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Apply(ctx, InventoryNamespace, ns, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			return fmt.Errorf("inventory namespace %s: %w", InventoryNamespace, explain(err))
