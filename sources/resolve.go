@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -45,6 +46,13 @@ func isFullSHA(ref string) bool { return len(ref) == 40 && hexRef.MatchString(re
 // resolve finds the commit ref names in r: "" is HEAD; then refs (as
 // refCandidates orders them); then a full or unique short SHA.
 func resolve(r *git.Repository, repo, ref string) (*object.Commit, error) {
+	if base, steps, ok := splitAncestry(ref); ok {
+		c, err := resolve(r, repo, base)
+		if err != nil {
+			return nil, err
+		}
+		return ancestor(repo, ref, c, steps)
+	}
 	notFound := func() error {
 		return newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q not found in %s", ref, repo), nil)
 	}
@@ -173,4 +181,66 @@ func peel(r *git.Repository, repo, ref string, h plumbing.Hash) (*object.Commit,
 		}
 	}
 	return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s: tags nested too deeply", ref, repo), nil)
+}
+
+// ancestryRef matches git's ancestry suffixes: main~2, HEAD^, v1.0^2~1.
+var ancestryRef = regexp.MustCompile(`^(.*?)((?:[~^][0-9]*)+)$`)
+
+// step is one ancestry suffix: parent n of the commit (n 0: the commit
+// itself), repeated times times.
+type step struct {
+	parent, times int
+}
+
+// splitAncestry splits "main~2^2" into "main" and its steps.
+func splitAncestry(ref string) (string, []step, bool) {
+	m := ancestryRef.FindStringSubmatch(ref)
+	if m == nil || m[1] == "" {
+		return "", nil, false
+	}
+	var steps []step
+	suffix := m[2]
+	for len(suffix) > 0 {
+		op := suffix[0]
+		i := 1
+		for i < len(suffix) && suffix[i] >= '0' && suffix[i] <= '9' {
+			i++
+		}
+		n := 1
+		if i > 1 {
+			v, err := strconv.Atoi(suffix[1:i])
+			if err != nil {
+				return "", nil, false
+			}
+			n = v
+		}
+		if op == '~' {
+			steps = append(steps, step{parent: 1, times: n})
+		} else {
+			steps = append(steps, step{parent: n, times: 1})
+		}
+		suffix = suffix[i:]
+	}
+	return m[1], steps, true
+}
+
+// ancestor walks steps back from c.
+func ancestor(repo, ref string, c *object.Commit, steps []step) (*object.Commit, error) {
+	for _, s := range steps {
+		for range s.times {
+			if s.parent == 0 {
+				continue
+			}
+			if s.parent > c.NumParents() {
+				return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf(
+					"ref %q not found in %s: commit %s has %d parent(s), not %d", ref, repo, c.Hash.String()[:12], c.NumParents(), s.parent), nil)
+			}
+			p, err := c.Parent(s.parent - 1)
+			if err != nil {
+				return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s", ref, repo), err)
+			}
+			c = p
+		}
+	}
+	return c, nil
 }

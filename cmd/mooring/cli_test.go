@@ -232,6 +232,10 @@ func TestDiffExitStatus(t *testing.T) {
 	if !strings.Contains(out, "16 → 32") {
 		t.Errorf("the model diff does not show the pool's size change:\n%s", out)
 	}
+	// git's ancestry suffixes name the same commits.
+	if code, out := run(t, "diff", "--repo", dir, "--base", "grow~1", "--head", "grow"); code != 1 || !strings.Contains(out, "16 → 32") {
+		t.Errorf("grow~1..grow: exit %d, want 1 with the pool change\n%s", code, out)
+	}
 	code, out = run(t, "diff", "--repo", dir, "--base", "main", "--head", "grow", "-o", "markdown")
 	if code != 1 || !strings.Contains(out, "### ") {
 		t.Errorf("markdown: exit %d\n%s", code, out)
