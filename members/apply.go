@@ -247,12 +247,35 @@ func (x *Executor) step(ctx context.Context, s Step, opts ApplyOptions) error {
 				return fmt.Errorf("removing %s would leave no quorum", s.Name)
 			}
 		}
-		sctx, cancel := context.WithTimeout(ctx, opts.StepTimeout)
-		defer cancel()
-		if _, err := x.Client.MemberRemove(sctx, m.ID); err != nil {
-			return fmt.Errorf("member remove: %w", err)
+		// Ask the other members: the removed one stops itself as soon as it
+		// applies its removal, and may not answer.
+		var others []string
+		for _, om := range obs.Members {
+			if om.ID != m.ID {
+				others = append(others, om.ClientURLs...)
+			}
 		}
-		return nil
+		cli, err := x.Observer.Client(others)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		// As for adds, etcd refuses a removal for 5s after a leader change
+		// (strict reconfiguration check): retry until then.
+		return x.poll(ctx, opts, func() (bool, error) {
+			sctx, cancel := context.WithTimeout(ctx, opts.StepTimeout)
+			defer cancel()
+			_, err := cli.MemberRemove(sctx, m.ID)
+			if isErr(err, rpctypes.ErrUnhealthy) {
+				return false, nil
+			}
+			if err != nil {
+				if _, still := member(x.observe(ctx, opts), s); still {
+					return false, fmt.Errorf("member remove: %w", err)
+				}
+			}
+			return true, nil
+		})
 	}
 	return fmt.Errorf("unknown action %q", s.Action)
 }
