@@ -16,19 +16,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
+	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mooringhq/mooring/internal/gen"
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/render"
 )
 
+var mooringFlags []string
+
 type sample struct {
 	wall time.Duration
 	rss  int64 // KiB
+	cpu  time.Duration
 }
 
 type scenario struct {
@@ -42,9 +47,12 @@ type scenario struct {
 func main() {
 	mooringBin := flag.String("mooring", "bin/mooring", "mooring binary")
 	kubectlBin := flag.String("kubectl", ".cache/assets/kubectl", "kubectl binary (v1.37.2 from tools/kube)")
+	extra := flag.String("mooring-flags", "", "extra flags for every mooring command, space-separated (e.g. --concurrency=32)")
 	rounds := flag.Int("rounds", 3, "rounds; each starts fresh API servers; medians are printed")
 	crdDir := flag.String("crds", "", "folder of CRDs to preinstall (default: a copy of MetalLB's and mooring's)")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+	mooringFlags = strings.Fields(*extra)
 	if err := run(*mooringBin, *kubectlBin, *rounds, *crdDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -120,7 +128,10 @@ func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
 			for _, s := range scenarios {
 				cmds := s.kubectl
 				if tool == "mooring" {
-					cmds = s.mooring
+					cmds = nil
+					for _, c := range s.mooring {
+						cmds = append(cmds, append(slices.Clone(c), mooringFlags...))
+					}
 				}
 				smp, err := timeAll(cmds, srv.Kubeconfig, s.okExit)
 				if err != nil {
@@ -128,7 +139,7 @@ func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
 					return fmt.Errorf("%s, %s: %w", s.name, tool, err)
 				}
 				s.results[tool] = append(s.results[tool], smp)
-				fmt.Fprintf(os.Stderr, "round %d %-28s %-8s %6.2fs %4d MB\n", r+1, s.name, tool, smp.wall.Seconds(), smp.rss/1024)
+				fmt.Fprintf(os.Stderr, "round %d %-28s %-8s %6.2fs %4d MB  client CPU %.2fs\n", r+1, s.name, tool, smp.wall.Seconds(), smp.rss/1024, smp.cpu.Seconds())
 			}
 			if err := srv.Stop(); err != nil {
 				return err
@@ -181,11 +192,15 @@ func crds(work string) (string, error) {
 }
 
 // timeAll runs cmds one after another and returns their total wall time
-// and the largest peak RSS.
+// and the largest peak RSS. Each runs under /usr/bin/time: the maxrss
+// wait4 reports for a direct child of this (large) process starts at this
+// process's own size.
 func timeAll(cmds [][]string, kubeconfig string, ok []int) (sample, error) {
 	var s sample
 	for _, c := range cmds {
-		cmd := exec.Command(c[0], append(c[1:], "--kubeconfig", kubeconfig)...)
+		rssFile := filepath.Join(os.TempDir(), fmt.Sprintf("mooring-bench-rss-%d", os.Getpid()))
+		args := append([]string{"-f", "%M %U %S", "-o", rssFile, c[0]}, append(c[1:], "--kubeconfig", kubeconfig)...)
+		cmd := exec.Command("/usr/bin/time", args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		start := time.Now()
@@ -197,9 +212,17 @@ func timeAll(cmds [][]string, kubeconfig string, ok []int) (sample, error) {
 		if code := cmd.ProcessState.ExitCode(); !slices.Contains(ok, code) {
 			return s, fmt.Errorf("%v exited %d: %s", c, code, stderr.String())
 		}
-		if ru, isRU := cmd.ProcessState.SysUsage().(*syscall.Rusage); isRU && ru.Maxrss > s.rss {
-			s.rss = ru.Maxrss
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return s, fmt.Errorf("peak RSS of %v: %w", c, err)
 		}
+		var kib int64
+		var user, sys float64
+		if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &kib, &user, &sys); err != nil {
+			return s, fmt.Errorf("peak RSS of %v: %q: %w", c, b, err)
+		}
+		s.rss = max(s.rss, kib)
+		s.cpu += time.Duration((user + sys) * float64(time.Second))
 	}
 	return s, nil
 }
