@@ -6,8 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/apply"
-	"github.com/mooringhq/mooring/render"
-	"github.com/mooringhq/mooring/sources"
 )
 
 func init() {
@@ -42,17 +40,7 @@ Exit codes: 0 applied, 2 error.`,
 			if err := apply.CheckFormat(output); err != nil {
 				return exitCode(2, err)
 			}
-			var (
-				rev  *sources.Revision
-				objs []render.Object
-				err  error
-			)
-			if file != "" {
-				objs, err = readManifests(file)
-				rev = &sources.Revision{Repo: file}
-			} else {
-				rev, objs, err = src.load(cmd.Context())
-			}
+			rev, objs, err := src.loadOrFile(cmd.Context(), file)
 			if err != nil {
 				// A render that failed prunes nothing: nothing is applied.
 				return exitCode(2, err)

@@ -8,8 +8,6 @@ import (
 	"github.com/mooringhq/mooring/apply"
 	"github.com/mooringhq/mooring/drift/objects"
 	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/render"
-	"github.com/mooringhq/mooring/sources"
 )
 
 func init() {
@@ -40,17 +38,7 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
   mooring drift objects --path overlays/homelab --context homelab --heal`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
-			var (
-				rev  *sources.Revision
-				objs []render.Object
-				err  error
-			)
-			if file != "" {
-				objs, err = readManifests(file)
-				rev = &sources.Revision{Repo: file}
-			} else {
-				rev, objs, err = src.load(cmd.Context())
-			}
+			rev, objs, err := src.loadOrFile(cmd.Context(), file)
 			if err != nil {
 				return exitCode(2, err)
 			}

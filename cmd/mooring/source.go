@@ -138,3 +138,13 @@ func (f *sourceFlags) load(ctx context.Context) (*sources.Revision, []render.Obj
 	}
 	return rev, objs, nil
 }
+
+// loadOrFile reads already rendered manifests from file (-f) when it is
+// set, and otherwise fetches and renders the revision the flags name.
+func (f *sourceFlags) loadOrFile(ctx context.Context, file string) (*sources.Revision, []render.Object, error) {
+	if file != "" {
+		objs, err := readManifests(file)
+		return &sources.Revision{Repo: file}, objs, err
+	}
+	return f.load(ctx)
+}
