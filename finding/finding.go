@@ -101,8 +101,15 @@ func (f Finding) String() string {
 		fmt.Fprintf(&b, " (%s)", f.File)
 	}
 	fmt.Fprintf(&b, ": %s", f.Message)
-	if f.Expected != "" || f.Observed != "" {
-		fmt.Fprintf(&b, " [expected %q, observed %q]", f.Expected, f.Observed)
+	var facts []string
+	if f.Expected != "" {
+		facts = append(facts, fmt.Sprintf("expected %q", f.Expected))
+	}
+	if f.Observed != "" {
+		facts = append(facts, fmt.Sprintf("observed %q", f.Observed))
+	}
+	if len(facts) > 0 {
+		fmt.Fprintf(&b, " [%s]", strings.Join(facts, ", "))
 	}
 	return b.String()
 }

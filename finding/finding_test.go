@@ -1,0 +1,71 @@
+package finding
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestString(t *testing.T) {
+	obj := Object{Kind: "IPAddressPool", Namespace: "metallb-system", Name: "a"}
+	tests := []struct {
+		name string
+		f    Finding
+		want string
+	}{
+		{"all facts", Finding{Severity: Error, Code: "pool-overlap", File: "pools/a.yaml", Object: obj, Field: "spec.addresses[0]", Expected: "x", Observed: "y", Message: "overlaps"},
+			`error pool-overlap: IPAddressPool/metallb-system/a spec.addresses[0] (pools/a.yaml): overlaps [expected "x", observed "y"]`},
+		{"observed only", Finding{Severity: Warning, Code: "c", Object: obj, Observed: "y", Message: "m"},
+			`warning c: IPAddressPool/metallb-system/a: m [observed "y"]`},
+		{"cluster-scoped, no facts", Finding{Code: "c", Object: Object{Kind: "ControlPlane", Name: "cp"}, Message: "m"},
+			`info c: ControlPlane/cp: m`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f.String(); got != tt.want {
+				t.Errorf("String() =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSortAndDescribe(t *testing.T) {
+	fs := []Finding{
+		{Severity: Info, Code: "i", File: "a"},
+		{Severity: Warning, Code: "w", File: "b"},
+		{Severity: Error, Code: "e2", File: "b"},
+		{Severity: Error, Code: "e1", File: "a"},
+	}
+	Sort(fs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Code)
+	}
+	if diff := cmp.Diff([]string{"e1", "e2", "w", "i"}, got); diff != "" {
+		t.Errorf("Sort order (-want +got):\n%s", diff)
+	}
+	if d := Describe(fs); d != "2 errors, 1 warning, 1 info" {
+		t.Errorf("Describe = %q", d)
+	}
+	if d := Describe(nil); d != "no findings" {
+		t.Errorf("Describe(nil) = %q", d)
+	}
+}
+
+func TestSeverityJSONRoundTrip(t *testing.T) {
+	for _, s := range []Severity{Info, Warning, Error} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Severity
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Errorf("round trip of %v: got %v, %v (json %s)", s, back, err, b)
+		}
+	}
+	var s Severity
+	if err := s.UnmarshalText([]byte("fatal")); err == nil {
+		t.Error("unknown severity accepted")
+	}
+}
