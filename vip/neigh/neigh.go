@@ -190,20 +190,7 @@ func scanARPConn(ctx context.Context, ifi *net.Interface, p net.PacketConn, src 
 	}
 	send := func() error {
 		for _, t := range targets {
-			pkt, err := arp.NewPacket(arp.OperationRequest, ifi.HardwareAddr, src, ethernet.Broadcast, t)
-			if err != nil {
-				return err
-			}
-			pb, err := pkt.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
-			fb, err := f.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			if _, err := p.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+			if err := broadcastARP(p, ifi, arp.OperationRequest, src, t); err != nil {
 				return fmt.Errorf("interface %s: send ARP request for %s: %w", ifi.Name, t, err)
 			}
 		}
@@ -356,20 +343,7 @@ func Announce(ifi *net.Interface, addr netip.Addr) error {
 		}
 		defer p.Close()
 		for _, op := range []arp.Operation{arp.OperationRequest, arp.OperationReply} {
-			pkt, err := arp.NewPacket(op, ifi.HardwareAddr, addr, ethernet.Broadcast, addr)
-			if err != nil {
-				return err
-			}
-			pb, err := pkt.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
-			fb, err := f.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			if _, err := p.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+			if err := broadcastARP(p, ifi, op, addr, addr); err != nil {
 				return fmt.Errorf("interface %s: gratuitous ARP for %s: %w", ifi.Name, addr, err)
 			}
 		}
@@ -389,4 +363,25 @@ func Announce(ifi *net.Interface, addr netip.Addr) error {
 		return fmt.Errorf("interface %s: unsolicited neighbor advertisement for %s: %w", ifi.Name, addr, err)
 	}
 	return nil
+}
+
+// broadcastARP sends one ARP packet of operation op from ifi, asking about
+// (or announcing) target with sender address src, to the Ethernet broadcast
+// address.
+func broadcastARP(p net.PacketConn, ifi *net.Interface, op arp.Operation, src, target netip.Addr) error {
+	pkt, err := arp.NewPacket(op, ifi.HardwareAddr, src, ethernet.Broadcast, target)
+	if err != nil {
+		return err
+	}
+	pb, err := pkt.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: ifi.HardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}
+	fb, err := f.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	_, err = p.WriteTo(fb, &packet.Addr{HardwareAddr: ethernet.Broadcast})
+	return err
 }
