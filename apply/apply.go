@@ -2,8 +2,10 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/render"
@@ -38,14 +41,16 @@ type Options struct {
 	ForceConflicts bool
 	// DryRun computes the changes without making them.
 	DryRun bool
-	// Concurrency bounds the requests in flight. Default 16.
+	// Concurrency bounds the requests in flight. Default 64: the API
+	// server queues what its priority and fairness limits do not admit, and
+	// client-go retries what it answers with 429.
 	Concurrency int
 	// Timeout bounds the wait for CRDs to be established. Default 1 minute.
 	Timeout time.Duration
 }
 
 // DefaultOptions returns the defaults of Options.
-func DefaultOptions() Options { return Options{Concurrency: 16, Timeout: time.Minute} }
+func DefaultOptions() Options { return Options{Concurrency: 64, Timeout: time.Minute} }
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
@@ -116,10 +121,12 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 	if len(objs) == 0 && !opts.AllowEmpty {
 		return res, errors.New("apply: the revision renders no objects; refusing to apply (and prune) nothing")
 	}
+	start := time.Now()
 	s, err := m.observe(ctx, objs, opts.Inventory, opts.Concurrency)
 	if err != nil {
 		return res, fmt.Errorf("apply: %w", err)
 	}
+	m.log.Debug("apply: observed", "objects", len(s.desired), "live", len(s.live), "took", time.Since(start))
 	if opts.DryRun {
 		return m.dryRunApply(ctx, s, opts)
 	}
@@ -157,7 +164,7 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 		}
 	}
 	var mu sync.Mutex
-	record := func(d *desired, live *unstructured.Unstructured, err error) {
+	record := func(d *desired, out *applied, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -165,11 +172,11 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 			return
 		}
 		a := Configured
-		if _, ok := s.live[d.id]; !ok {
+		if out.created {
 			a = Created
 		}
 		res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: a})
-		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: live.GetResourceVersion()}
+		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: out.resourceVersion}
 	}
 	// seen records the resourceVersion of an object read after its apply.
 	seen := func(d *desired, live *unstructured.Unstructured) {
@@ -177,12 +184,15 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 		defer mu.Unlock()
 		next[d.id] = Entry{ID: d.id, Version: d.gvk.Version, Hash: d.hash, ResourceVersion: live.GetResourceVersion()}
 	}
+	m.log.Debug("apply: inventory recorded", "took", time.Since(start))
 	errs := m.applyAll(ctx, todo1, opts, record)
 	if len(errs) == 0 {
 		errs = m.waitEstablished(ctx, todo1, opts, seen)
 	}
+	m.log.Debug("apply: CRDs and namespaces applied", "objects", len(todo1), "took", time.Since(start))
 	if len(errs) == 0 {
 		errs = m.applyAll(ctx, todo2, opts, record)
+		m.log.Debug("apply: objects applied", "objects", len(todo2), "took", time.Since(start))
 	} else {
 		for _, d := range todo2 {
 			res.Changes = append(res.Changes, Change{File: d.file, Object: d.ref(), Action: Failed, Error: "not applied: an earlier stage failed"})
@@ -202,6 +212,7 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 			errs = append(errs, err)
 		}
 	}
+	m.log.Debug("apply: done", "took", time.Since(start))
 	sortChanges(res.Changes)
 	if len(errs) > 0 {
 		return res, summarize(errs, res, opts.Prune)
@@ -237,14 +248,14 @@ func summarize(errs []error, res *Result, prune bool) error {
 }
 
 // applyAll applies ds in parallel and returns their errors in input order.
-func (m *Manager) applyAll(ctx context.Context, ds []*desired, opts Options, record func(*desired, *unstructured.Unstructured, error)) []error {
+func (m *Manager) applyAll(ctx context.Context, ds []*desired, opts Options, record func(*desired, *applied, error)) []error {
 	errs := make([]error, len(ds))
 	var g errgroup.Group
 	g.SetLimit(opts.Concurrency)
 	for i, d := range ds {
 		g.Go(func() error {
-			live, err := m.applyOne(ctx, d, opts.ForceConflicts, false, opts.Timeout)
-			record(d, live, err)
+			out, err := m.applyOne(ctx, d, applyMode{force: opts.ForceConflicts}, opts.Timeout)
+			record(d, out, err)
 			errs[i] = err
 			return nil
 		})
@@ -253,21 +264,36 @@ func (m *Manager) applyAll(ctx context.Context, ds []*desired, opts Options, rec
 	return slices.DeleteFunc(errs, func(e error) bool { return e == nil })
 }
 
-// applyOne server-side applies d (a dry run when dryRun), retrying a kind
-// the server does not serve yet while its CRD's discovery settles.
-func (m *Manager) applyOne(ctx context.Context, d *desired, force, dryRun bool, wait time.Duration) (*unstructured.Unstructured, error) {
-	po := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
-	if dryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
+// applied is the server's answer to one apply.
+type applied struct {
+	// created is true when the apply created the object (201 Created).
+	created         bool
+	resourceVersion string
+	// object is the whole answer, decoded only when asked for (a dry run
+	// that is compared with the live object).
+	object *unstructured.Unstructured
+}
+
+// applyMode says how to send one apply.
+type applyMode struct {
+	force, dryRun bool
+	// decode asks for the whole returned object, not just its version.
+	decode bool
+}
+
+// applyOne server-side applies d, retrying a kind the server does not
+// serve yet while its CRD's discovery settles (for up to wait). It sends the
+// JSON prepared with d and reads the status code, which tells a created
+// object from a configured one without a read beforehand.
+func (m *Manager) applyOne(ctx context.Context, d *desired, mode applyMode, wait time.Duration) (*applied, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		r, err := m.resource(d.gvk, d.id.Namespace)
+		mp, err := m.mapping(d.gvk.GroupKind(), d.gvk.Version)
 		if err == nil {
-			var live *unstructured.Unstructured
-			live, err = r.Apply(ctx, d.id.Name, d.obj, po)
+			var out *applied
+			out, err = m.patch(ctx, mp, d, mode)
 			if err == nil {
-				return live, nil
+				return out, nil
 			}
 		}
 		if meta.IsNoMatchError(err) && time.Now().Before(deadline) {
@@ -280,6 +306,60 @@ func (m *Manager) applyOne(ctx context.Context, d *desired, force, dryRun bool, 
 		}
 		return nil, &ObjectError{File: d.file, Object: d.id, Err: reason(err)}
 	}
+}
+
+// patch sends d as an apply patch to the resource mp maps it to.
+func (m *Manager) patch(ctx context.Context, mp *meta.RESTMapping, d *desired, mode applyMode) (*applied, error) {
+	ns := ""
+	if mp.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns = d.id.Namespace
+	}
+	req := m.rest.Patch(types.ApplyPatchType).AbsPath(resourcePath(mp.Resource, ns, d.id.Name)...).
+		Param("fieldManager", FieldManager).Body(d.body)
+	if mode.force {
+		req = req.Param("force", "true")
+	}
+	if mode.dryRun {
+		req = req.Param("dryRun", metav1.DryRunAll)
+	}
+	res := req.Do(ctx)
+	var code int
+	res.StatusCode(&code)
+	raw, err := res.Raw()
+	if err != nil {
+		return nil, res.Error() // the server's Status, when it sent one
+	}
+	out := &applied{created: code == http.StatusCreated}
+	if mode.decode {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("decode the server's answer: %w", err)
+		}
+		out.object, out.resourceVersion = u, u.GetResourceVersion()
+		return out, nil
+	}
+	var head struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("decode the server's answer: %w", err)
+	}
+	out.resourceVersion = head.Metadata.ResourceVersion
+	return out, nil
+}
+
+// resourcePath is the REST path of one object of resource gvr.
+func resourcePath(gvr schema.GroupVersionResource, namespace, name string) []string {
+	p := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		p = []string{"/api", gvr.Version}
+	}
+	if namespace != "" {
+		p = append(p, "namespaces", namespace)
+	}
+	return append(p, gvr.Resource, name)
 }
 
 // reason turns an API error into the server's own words.

@@ -358,3 +358,31 @@ func TestAPIServerRestart(t *testing.T) {
 		t.Errorf("pruned %d, want 1 (old)", res.Count(apply.Pruned))
 	}
 }
+
+// TestCreatedOrConfigured: the server's answer tells an object the apply
+// created from one that was already there (made by someone else, in no
+// inventory), without a read beforehand.
+func TestCreatedOrConfigured(t *testing.T) {
+	ctx := context.Background()
+	m := manager(t)
+	objs := configMaps("adopt", 2, "cms.yaml")
+	// objs[0] is the Namespace; cm-0000 exists before mooring applies it.
+	pre := objs[1].Object.DeepCopy()
+	if _, err := m.Apply(ctx, objs[:1], apply.Options{Inventory: apply.InventoryName("adopt-ns", ".")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn(t).Resource(cmGVR).Namespace("adopt").Create(ctx, pre, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Apply(ctx, objs[1:], apply.Options{Inventory: apply.InventoryName("adopt", ".")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := actions(res)
+	want := map[string]apply.Action{"ConfigMap/adopt/cm-0000": apply.Configured, "ConfigMap/adopt/cm-0001": apply.Created}
+	for k, a := range want {
+		if got[k] != a {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], a, got)
+		}
+	}
+}

@@ -29,7 +29,9 @@ type DiffOptions struct {
 	Commit string
 	// Prune lists the objects an apply with prune would delete.
 	Prune bool
-	// Concurrency bounds the requests in flight. Default 16.
+	// Concurrency bounds the requests in flight. Default 64: the API
+	// server queues what its priority and fairness limits do not admit, and
+	// client-go retries what it answers with 429.
 	Concurrency int
 }
 
@@ -143,10 +145,11 @@ func (m *Manager) diff(ctx context.Context, s *state, opts DiffOptions) (*DiffRe
 
 // diffOne dry-runs d and compares; nil means no difference.
 func (m *Manager) diffOne(ctx context.Context, d *desired) (*ObjectDiff, error) {
-	merged, err := m.applyOne(ctx, d, true, true, 0)
+	out, err := m.applyOne(ctx, d, applyMode{force: true, dryRun: true, decode: true}, 0)
 	if err != nil {
 		return nil, err
 	}
+	merged := out.object
 	r, err := m.resource(d.gvk, d.id.Namespace)
 	if err != nil {
 		return nil, &ObjectError{File: d.file, Object: d.id, Err: explain(err)}

@@ -19,18 +19,22 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"k8s.io/client-go/restmapper"
 )
 
 // Manager applies, diffs and prunes objects on one API server.
 type Manager struct {
 	dyn     dynamic.Interface
+	rest    rest.Interface
 	meta    metadata.Interface
 	mapper  meta.RESTMapper
 	log     *slog.Logger
@@ -38,6 +42,8 @@ type Manager struct {
 	mu      sync.Mutex
 	// mappings caches RESTMappings by group and kind.
 	mappings map[schema.GroupKind]*meta.RESTMapping
+	// lastReset is when the mapper last forgot its discovery.
+	lastReset time.Time
 }
 
 // New returns a Manager for the API server cfg points at. It lifts
@@ -56,20 +62,28 @@ func New(cfg *rest.Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api client: %w", err)
 	}
+	rc, err := rest.UnversionedRESTClientForConfigAndClient(dynamic.ConfigFor(c), hc)
+	if err != nil {
+		return nil, fmt.Errorf("api client: %w", err)
+	}
 	md, err := metadata.NewForConfigAndClient(c, hc)
 	if err != nil {
 		return nil, fmt.Errorf("api client: %w", err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(c, hc)
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(c, hc)
 	if err != nil {
-		return nil, fmt.Errorf("api discovery: %w", explain(err))
+		return nil, fmt.Errorf("api discovery: %w", err)
 	}
-	return NewWith(dyn, md, mapper, slog.Default()), nil
+	// One aggregated discovery round trip maps every kind; a kind it lacks
+	// (a CRD applied moments ago) refreshes it once.
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	return NewWith(dyn, rc, md, mapper, slog.Default()), nil
 }
 
 // NewWith returns a Manager using the given clients.
-func NewWith(dyn dynamic.Interface, md metadata.Interface, mapper meta.RESTMapper, log *slog.Logger) *Manager {
-	return &Manager{dyn: dyn, meta: md, mapper: mapper, log: log, mappings: map[schema.GroupKind]*meta.RESTMapping{}}
+// rc sends apply patches; dynamic.ConfigFor makes a suitable one.
+func NewWith(dyn dynamic.Interface, rc rest.Interface, md metadata.Interface, mapper meta.RESTMapper, log *slog.Logger) *Manager {
+	return &Manager{dyn: dyn, rest: rc, meta: md, mapper: mapper, log: log, mappings: map[schema.GroupKind]*meta.RESTMapping{}}
 }
 
 // mapping returns the REST mapping of gk at version (any version when "").
@@ -85,6 +99,9 @@ func (m *Manager) mapping(gk schema.GroupKind, version string) (*meta.RESTMappin
 		vs = []string{version}
 	}
 	mp, err := m.mapper.RESTMapping(gk, vs...)
+	if meta.IsNoMatchError(err) && m.rediscover() {
+		mp, err = m.mapper.RESTMapping(gk, vs...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +109,27 @@ func (m *Manager) mapping(gk schema.GroupKind, version string) (*meta.RESTMappin
 	m.mappings[gk] = mp
 	m.mu.Unlock()
 	return mp, nil
+}
+
+// rediscoverEvery bounds how often a kind the server does not serve makes
+// the mapper discover again: a CRD applied a moment ago serves its kind
+// soon, and a thousand objects of that kind should not each rediscover.
+const rediscoverEvery = 100 * time.Millisecond
+
+// rediscover makes a resettable mapper forget what it discovered, at most
+// once per rediscoverEvery, and reports whether a new lookup may help.
+func (m *Manager) rediscover() bool {
+	r, ok := m.mapper.(meta.ResettableRESTMapper)
+	if !ok {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.lastReset) >= rediscoverEvery {
+		r.Reset()
+		m.lastReset = time.Now()
+	}
+	return true
 }
 
 // namespacedFunc returns a scope lookup that knows the kinds the desired

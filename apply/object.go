@@ -69,6 +69,8 @@ type desired struct {
 	gvk  schema.GroupVersionKind
 	obj  *unstructured.Unstructured
 	hash string
+	// body is obj as JSON, the apply patch sent to the server.
+	body []byte
 }
 
 func (d *desired) ref() finding.Object {
@@ -131,11 +133,11 @@ func prepare(objs []render.Object, inv string, namespaced func(schema.GroupKind)
 			return nil, &ObjectError{File: o.File, Object: id, Err: fmt.Errorf("defined twice (also in %s)", prev)}
 		}
 		seen[id] = o.File
-		h, err := hashOf(u)
+		body, err := json.Marshal(u.Object)
 		if err != nil {
 			return nil, &ObjectError{File: o.File, Object: id, Err: err}
 		}
-		out = append(out, &desired{file: o.File, id: id, gvk: gvk, obj: u, hash: h})
+		out = append(out, &desired{file: o.File, id: id, gvk: gvk, obj: u, hash: hashBytes(body), body: body})
 	}
 	return out, nil
 }
@@ -147,8 +149,13 @@ func hashOf(u *unstructured.Unstructured) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash: %w", err)
 	}
+	return hashBytes(b), nil
+}
+
+// hashBytes returns the short hash of an object's JSON.
+func hashBytes(b []byte) string {
 	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:16]), nil
+	return hex.EncodeToString(s[:16])
 }
 
 // isCRD reports whether gk is a CustomResourceDefinition.

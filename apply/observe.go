@@ -54,10 +54,9 @@ func (m *Manager) observe(ctx context.Context, objs []render.Object, inv string,
 		return nil, err
 	}
 	s := &state{desired: ds, inv: prev, prev: prev.index(), live: map[ID]liveMeta{}}
+	// Only objects the inventory holds can be unchanged or pruned, so only
+	// their kinds are listed: a first apply lists nothing.
 	kinds := map[schema.GroupKind]bool{}
-	for _, d := range ds {
-		kinds[d.id.GroupKind()] = true
-	}
 	for id := range s.prev {
 		kinds[id.GroupKind()] = true
 	}

@@ -36,7 +36,7 @@ func registerLiveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&live.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&live.context, "context", "", "kubeconfig context (default: the current context)")
 	fs.DurationVar(&live.timeout, "timeout", 5*time.Minute, "give up talking to the API server after this long")
-	fs.IntVar(&live.concurrency, "concurrency", 16, "API requests in flight at once")
+	fs.IntVar(&live.concurrency, "concurrency", apply.DefaultOptions().Concurrency, "API requests in flight at once")
 	fs.StringVar(&live.inventory, "inventory", "", "inventory name (default: derived from --repo and --path)")
 }
 

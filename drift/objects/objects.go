@@ -43,7 +43,9 @@ const (
 type Options struct {
 	// Inventory names the inventory of the revision (apply.InventoryName).
 	Inventory string
-	// Concurrency bounds the requests in flight. Default 16.
+	// Concurrency bounds the requests in flight. Default 64: the API
+	// server queues what its priority and fairness limits do not admit, and
+	// client-go retries what it answers with 429.
 	Concurrency int
 	// AddressTimeout is how long after creation an Ingress or a
 	// LoadBalancer Service may lack an address before it is reported.
@@ -55,7 +57,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults of Options.
 func DefaultOptions() Options {
-	return Options{Concurrency: 16, AddressTimeout: time.Minute, Now: time.Now}
+	return Options{Concurrency: 64, AddressTimeout: time.Minute, Now: time.Now}
 }
 
 func (o Options) withDefaults() Options {
