@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -63,6 +64,36 @@ func (r *Renderer) Render(rev *sources.Revision, opts Options) ([]Object, bool, 
 		slog.Warn("render cache not written", "dir", r.Dir, "err", err)
 	}
 	return objs, false, nil
+}
+
+// RenderYAML returns the YAML stream WriteYAML writes for Render(rev,
+// opts) and whether it came from the cache. A hit on disk is served from the
+// file's YAML section without decoding a single object: a CLI run on an
+// unchanged tree pays for reading one file, not for rebuilding objects.
+func (r *Renderer) RenderYAML(rev *sources.Revision, opts Options) ([]byte, bool, error) {
+	opts = opts.withDefaults()
+	if key := cacheKey(rev, opts); key != "" && r.Dir != "" {
+		r.mu.Lock()
+		_, inMem := r.mem[key]
+		r.mu.Unlock()
+		if !inMem {
+			if data, err := os.ReadFile(r.file(key)); err == nil {
+				if y, err := yamlSection(data); err == nil {
+					return y, true, nil
+				}
+				// A corrupt file: Render below says so and rebuilds.
+			}
+		}
+	}
+	objs, hit, err := r.Render(rev, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	var buf bytes.Buffer
+	if err := WriteYAML(&buf, objs); err != nil {
+		return nil, false, err
+	}
+	return buf.Bytes(), hit, nil
 }
 
 func (r *Renderer) remember(key string, objs []Object) {

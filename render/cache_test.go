@@ -162,3 +162,42 @@ func TestRendererMemoryBound(t *testing.T) {
 		t.Error("oldest tree still cached in memory")
 	}
 }
+
+// TestRenderYAML checks that the YAML of a render is the same bytes on a
+// miss, a hit in memory, a hit read straight from the file's YAML section,
+// and after a corrupt file was rebuilt.
+func TestRenderYAML(t *testing.T) {
+	dir := t.TempDir()
+	rev := &sources.Revision{Tree: "0123abcd", FS: cacheRepo()}
+	opts := render.DefaultOptions()
+	fresh, err := render.Build(rev.FS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(yamlOf(t, fresh))
+	step := func(name string, r *render.Renderer, wantHit bool) {
+		t.Helper()
+		y, hit, err := r.RenderYAML(rev, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if hit != wantHit {
+			t.Errorf("%s: hit = %v, want %v", name, hit, wantHit)
+		}
+		if diff := cmp.Diff(want, string(y)); diff != "" {
+			t.Errorf("%s: YAML differs from a fresh build's (-want +got):\n%s", name, diff)
+		}
+	}
+	r := &render.Renderer{Dir: dir}
+	step("miss", r, false)
+	step("memory", r, true)
+	step("file", &render.Renderer{Dir: dir}, true)
+	for _, f := range cacheFiles(t, dir) {
+		if err := os.WriteFile(f, []byte("mooring-render-cache 2\n\x00\x00\x00\x00\x00\x00\x00\x02{}trailing"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("corrupt file", &render.Renderer{Dir: dir}, false)
+	step("rewritten file", &render.Renderer{Dir: dir}, true)
+	step("no disk cache", &render.Renderer{}, false)
+}

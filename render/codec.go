@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,37 +63,43 @@ func encode(objs []Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func decode(data []byte) ([]Object, error) {
+// parseCache splits a cache file into its header, its JSON section and its
+// YAML section, checking that the lengths add up.
+func parseCache(data []byte) (h cacheHeader, js, ys []byte, err error) {
 	body, ok := bytes.CutPrefix(data, cacheMagic)
 	if !ok || len(body) < 8 {
-		return nil, errors.New("not a mooring render cache file")
+		return h, nil, nil, errors.New("not a mooring render cache file")
 	}
 	n := binary.BigEndian.Uint64(body)
 	body = body[8:]
 	if n > uint64(len(body)) {
-		return nil, errors.New("truncated header")
+		return h, nil, nil, errors.New("truncated header")
 	}
-	var h cacheHeader
 	if err := json.Unmarshal(body[:n], &h); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return h, nil, nil, fmt.Errorf("header: %w", err)
 	}
 	body = body[n:]
 	if len(h.JSONLens) != len(h.Files) || len(h.YAMLLens) != len(h.Files) {
-		return nil, errors.New("header lengths differ")
+		return h, nil, nil, errors.New("header lengths differ")
 	}
-	total := 0
+	jl, yl := 0, 0
 	for i := range h.Files {
 		if h.JSONLens[i] < 0 || h.YAMLLens[i] < 0 {
-			return nil, errors.New("negative length")
+			return h, nil, nil, errors.New("negative length")
 		}
-		total += h.JSONLens[i] + h.YAMLLens[i]
+		jl += h.JSONLens[i]
+		yl += h.YAMLLens[i]
 	}
-	if total != len(body) {
-		return nil, fmt.Errorf("sections are %d bytes, file holds %d", total, len(body))
+	if jl+yl != len(body) {
+		return h, nil, nil, fmt.Errorf("sections are %d bytes, file holds %d", jl+yl, len(body))
 	}
-	js, ys := body, body
-	for _, l := range h.JSONLens {
-		ys = ys[l:]
+	return h, body[:jl], body[jl:], nil
+}
+
+func decode(data []byte) ([]Object, error) {
+	h, js, ys, err := parseCache(data)
+	if err != nil {
+		return nil, err
 	}
 	objs := make([]Object, len(h.Files))
 	for i := range h.Files {
@@ -117,38 +122,22 @@ func decode(data []byte) ([]Object, error) {
 	return objs, nil
 }
 
-// The gob encoding of the same objects, kept for BenchmarkCodec.
-
-func init() {
-	gob.Register(map[string]any{})
-	gob.Register([]any{})
-}
-
-type gobFile struct {
-	Files   []string
-	Objects []map[string]any
-}
-
-func encodeGob(objs []Object) ([]byte, error) {
-	gf := gobFile{Files: make([]string, len(objs)), Objects: make([]map[string]any, len(objs))}
-	for i, o := range objs {
-		gf.Files[i], gf.Objects[i] = o.File, o.Object.Object
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(gf); err != nil {
+// yamlSection returns the YAML stream (documents separated by "---") of a
+// cache file without decoding any object: what a cache hit of
+// `mooring render -o yaml` prints, byte for byte what WriteYAML writes.
+func yamlSection(data []byte) ([]byte, error) {
+	h, _, docs, err := parseCache(data)
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
-}
-
-func decodeGob(data []byte) ([]Object, error) {
-	var gf gobFile
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&gf); err != nil {
-		return nil, err
+	var out bytes.Buffer
+	out.Grow(len(docs) + 4*len(h.Files))
+	for i, l := range h.YAMLLens {
+		if i > 0 {
+			out.WriteString("---\n")
+		}
+		out.Write(docs[:l])
+		docs = docs[l:]
 	}
-	objs := make([]Object, len(gf.Objects))
-	for i, m := range gf.Objects {
-		objs[i] = Object{File: gf.Files[i], Object: &unstructured.Unstructured{Object: m}}
-	}
-	return objs, nil
+	return out.Bytes(), nil
 }

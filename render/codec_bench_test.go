@@ -1,8 +1,12 @@
 package render
 
 import (
+	"bytes"
+	"encoding/gob"
 	"os"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mooringhq/mooring/internal/gen"
 )
@@ -47,4 +51,40 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The gob encoding of the same objects, kept for BenchmarkCodec.
+
+func init() {
+	gob.Register(map[string]any{})
+	gob.Register([]any{})
+}
+
+type gobFile struct {
+	Files   []string
+	Objects []map[string]any
+}
+
+func encodeGob(objs []Object) ([]byte, error) {
+	gf := gobFile{Files: make([]string, len(objs)), Objects: make([]map[string]any, len(objs))}
+	for i, o := range objs {
+		gf.Files[i], gf.Objects[i] = o.File, o.Object.Object
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(gf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeGob(data []byte) ([]Object, error) {
+	var gf gobFile
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&gf); err != nil {
+		return nil, err
+	}
+	objs := make([]Object, len(gf.Objects))
+	for i, m := range gf.Objects {
+		objs[i] = Object{File: gf.Files[i], Object: &unstructured.Unstructured{Object: m}}
+	}
+	return objs, nil
 }

@@ -60,9 +60,13 @@ func openLocal(loc location, ref string, opts Options) (*Revision, error) {
 // the files as they are on disk.
 func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options) (*Revision, error) {
 	root := wt.Filesystem.Root()
-	status, err := wt.Status()
-	if err != nil {
-		return nil, newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
+	var status git.Status
+	readStatus := func() error {
+		var err error
+		if status, err = wt.Status(); err != nil {
+			return newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
+		}
+		return nil
 	}
 	rev := &Revision{Repo: repo}
 	var c *object.Commit
@@ -76,7 +80,12 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		rev.Commit = c.Hash.String()
 		rev.Tree = c.TreeHash.String()
 		rev.Author, rev.Email, rev.Time, rev.Message = c.Author.Name, c.Author.Email, c.Author.When, c.Message
-		rev.Dirty = !status.IsClean()
+		if !provenClean(r, wt, c.TreeHash) {
+			if err := readStatus(); err != nil {
+				return nil, err
+			}
+			rev.Dirty = !status.IsClean()
+		}
 		if opts.Verify != nil && !rev.Dirty {
 			signed, err := revision(r, c, repo, "", opts.Verify)
 			if err != nil {
@@ -86,6 +95,9 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		}
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
 		rev.Dirty = true // no commit yet: everything is an edit
+		if err := readStatus(); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, newError(ErrRefNotFound, repo, "", "HEAD of "+repo, err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/model"
 )
 
@@ -29,14 +28,22 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
   mooring render --repo https://git.example.com/ops/network.git --ref main --path overlays/prod -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if output == "yaml" {
+				y, err := src.renderYAML(cmd.Context())
+				if err != nil {
+					return exitCode(2, err)
+				}
+				if _, err := out.Write(y); err != nil {
+					return exitCode(2, err)
+				}
+				return nil
+			}
 			_, objs, err := src.load(cmd.Context())
 			if err != nil {
 				return exitCode(2, err)
 			}
-			out := cmd.OutOrStdout()
 			switch output {
-			case "yaml":
-				err = render.WriteYAML(out, objs)
 			case "model":
 				m, fs := model.Build(objs)
 				for _, f := range fs {

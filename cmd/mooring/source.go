@@ -126,6 +126,22 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 	return objs, nil
 }
 
+// renderYAML fetches the revision the flags name and returns its YAML
+// stream, straight from the render cache when the tree is unchanged.
+func (f *sourceFlags) renderYAML(ctx context.Context) ([]byte, error) {
+	rev, err := f.revision(ctx, f.ref)
+	if err != nil {
+		return nil, err
+	}
+	opts := render.DefaultOptions()
+	opts.Path = f.buildPath()
+	y, _, err := f.renderer().RenderYAML(rev, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
+	}
+	return y, nil
+}
+
 // load fetches the revision the flags name and renders it.
 func (f *sourceFlags) load(ctx context.Context) (*sources.Revision, []render.Object, error) {
 	rev, err := f.revision(ctx, f.ref)

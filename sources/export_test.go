@@ -1,0 +1,4 @@
+package sources
+
+// NotProvenClean exposes notProvenClean to the external tests.
+var NotProvenClean = notProvenClean
