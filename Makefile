@@ -29,8 +29,13 @@ all: build
 
 build: bin/mooring
 
+# kustomize_disable_go_plugin_support drops Go plugin loading, which mooring
+# refuses anyway (kubectl builds the same way): without the "plugin" package
+# the linker does not export every symbol, and mooring starts in 30 MB less.
+MOORING_TAGS := kustomize_disable_go_plugin_support
+
 bin/mooring: FORCE
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/mooring
+	$(GO) build -tags $(MOORING_TAGS) -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/mooring
 FORCE:
 
 ## deps: Debian packages the tests and benchmarks use (installed if missing).
@@ -56,7 +61,7 @@ $(ASSETS)/gitea: tools/gitea/go.mod tools/gitea/go.sum
 
 ## test: every test, against real components (needs root for namespaces).
 test: deps assets
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -tags $(MOORING_TAGS) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: the pure packages only, no components needed.
 test-unit:
