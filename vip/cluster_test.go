@@ -36,7 +36,8 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	mooringBin = filepath.Join(dir, "mooring")
-	build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", mooringBin, "github.com/mooringhq/mooring/cmd/mooring") // as make builds it
+	// Built with the tags make builds it with.
+	build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", mooringBin, "github.com/mooringhq/mooring/cmd/mooring")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build mooring:", err)

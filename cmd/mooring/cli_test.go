@@ -30,7 +30,8 @@ func mooringBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "mooring")
-		out, err := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, ".") // as make builds it.CombinedOutput()
+		// Built with the tags make builds it with.
+		out, err := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -59,7 +60,17 @@ func (e *exitError) Unwrap() error { return e.err }
 // nothing more; err may be nil.
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
+// gcPercent is the GC target unless GOGC says otherwise. mooring's peak
+// memory is Kustomize's during a render; at 75 that peak is about a tenth
+// lower than at Go's default of 100, at no cost in time that make
+// bench-render can measure. It matters to the agent on control-plane nodes
+// and to small CI runners.
+const gcPercent = 75
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := rootCmd.ExecuteContext(ctx)
 	stop()

@@ -84,10 +84,20 @@ func run(mooring, kubectl, dir string, rounds int) error {
 	}
 	defer os.RemoveAll(cacheRoot)
 
-	var kube, cold, warm []sample
+	var kube, cold, warm, kubeStart, start []sample
 	for i := range rounds {
-		s, err := measure(dir, kubectl, "kustomize", gen.Overlay)
+		// Process start alone, for scale: a cache hit cannot take less.
+		s, err := measure(dir, kubectl, "version", "--client")
 		if err != nil {
+			return fmt.Errorf("kubectl version: %w", err)
+		}
+		kubeStart = append(kubeStart, s)
+		if s, err = measure(dir, mooring, "version"); err != nil {
+			return fmt.Errorf("mooring version: %w", err)
+		}
+		start = append(start, s)
+
+		if s, err = measure(dir, kubectl, "kustomize", gen.Overlay); err != nil {
 			return fmt.Errorf("kubectl kustomize: %w", err)
 		}
 		kube = append(kube, s)
@@ -111,6 +121,9 @@ func run(mooring, kubectl, dir string, rounds int) error {
 	row("kubectl kustomize", k)
 	row("mooring render (cold)", median(cold))
 	row("mooring render (warm, cache hit)", median(warm))
+	fmt.Println("for scale, process start alone:")
+	row("  kubectl version --client", median(kubeStart))
+	row("  mooring version", median(start))
 	fmt.Printf("\ngoals: cold wall ≤ 1.0x, warm wall ≤ 0.01x, peak RSS < 1.0x of kubectl kustomize\n")
 	fmt.Printf("(cpu is user+sys of the process: steadier than wall on a busy machine)\n")
 	return nil
