@@ -6,7 +6,7 @@
 package diff
 
 import (
-	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/manifest"
 	"github.com/mooringhq/mooring/render/model"
 )
 
@@ -34,7 +34,7 @@ func (d Diff) Empty() bool { return d.Model.Empty() && d.Objects.Empty() }
 
 // Compute returns the diff from base to head. Either model may be nil (a
 // revision that could not be modelled): its model diff is then empty.
-func Compute(base, head []render.Object, baseModel, headModel *model.Model) Diff {
+func Compute(base, head []manifest.Object, baseModel, headModel *model.Model) Diff {
 	return Diff{
 		Model:   computeModel(baseModel, headModel),
 		Objects: computeObjects(base, head),

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/manifest"
 )
 
 // ObjectDiff is the diff of two revisions' rendered objects, each list
@@ -53,8 +53,8 @@ func id(o *unstructured.Unstructured) string {
 	return strings.Join([]string{group, o.GetKind(), o.GetNamespace(), o.GetName()}, "\x00")
 }
 
-func index(objs []render.Object) map[string]render.Object {
-	out := map[string]render.Object{}
+func index(objs []manifest.Object) map[string]manifest.Object {
+	out := map[string]manifest.Object{}
 	for _, o := range objs {
 		if o.Object != nil {
 			out[id(o.Object)] = o
@@ -63,7 +63,7 @@ func index(objs []render.Object) map[string]render.Object {
 	return out
 }
 
-func computeObjects(base, head []render.Object) ObjectDiff {
+func computeObjects(base, head []manifest.Object) ObjectDiff {
 	bi, hi := index(base), index(head)
 	var d ObjectDiff
 	for _, k := range union(bi, hi) {

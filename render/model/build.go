@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/manifest"
 )
 
 // Codes of the findings Build returns for objects it cannot model.
@@ -65,7 +65,7 @@ var metallbKinds = map[string]bool{
 // manifest) yield findings naming the file, object and field; what can be
 // read of them is still modelled, so validation sees as much as possible.
 // Other objects are ignored. Build never panics on any input.
-func Build(objs []render.Object) (*Model, []finding.Finding) {
+func Build(objs []manifest.Object) (*Model, []finding.Finding) {
 	b := &builder{m: &Model{ServiceNames: map[string]bool{}, SecretNames: map[string]bool{}}}
 	for _, o := range objs {
 		if o.Object == nil {
@@ -95,7 +95,7 @@ func (s *src) add(sev finding.Severity, code, field, observed, msg string) {
 	})
 }
 
-func (b *builder) object(o render.Object) {
+func (b *builder) object(o manifest.Object) {
 	u := o.Object
 	s := &src{b: b, meta: Meta{Object: o.Ref(), File: o.File, Labels: u.GetLabels()}}
 	apiVersion, kind := u.GetAPIVersion(), u.GetKind()

@@ -18,14 +18,14 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mooringhq/mooring/render"
+	"github.com/mooringhq/mooring/manifest"
 )
 
 // Decode splits multi-document YAML into objects whose File is file. Empty
 // documents are skipped.
-func Decode(file string, data []byte) ([]render.Object, error) {
+func Decode(file string, data []byte) ([]manifest.Object, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []render.Object
+	var objs []manifest.Object
 	for i := 0; ; i++ {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -45,20 +45,20 @@ func Decode(file string, data []byte) ([]render.Object, error) {
 		if err := u.UnmarshalJSON(j); err != nil {
 			return nil, fmt.Errorf("%s: document %d: %w", file, i, err)
 		}
-		objs = append(objs, render.Object{File: file, Object: u})
+		objs = append(objs, manifest.Object{File: file, Object: u})
 	}
 }
 
 // Load reads every *.yaml file of dir (sorted by name) into objects whose
 // File is the file's base name prefixed with prefix (e.g. "base/").
-func Load(t testing.TB, dir, prefix string) []render.Object {
+func Load(t testing.TB, dir, prefix string) []manifest.Object {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sort.Strings(names)
-	var objs []render.Object
+	var objs []manifest.Object
 	for _, n := range names {
 		data, err := os.ReadFile(n)
 		if err != nil {
