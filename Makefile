@@ -85,8 +85,8 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=api/v1alpha1/crd
 
 ## demo: mooring's whole job on the built-in example; no cluster needed.
-demo: bin/mooring
-	bin/mooring demo
+demo: bin/mooring $(ASSETS)/etcd
+	bin/mooring demo --etcd $(ASSETS)/etcd
 
 clean:
 	rm -rf bin

@@ -23,6 +23,7 @@ import (
 
 func init() {
 	var keep bool
+	var etcdBin string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run mooring's whole job on the built-in example, with no cluster",
@@ -30,11 +31,16 @@ func init() {
 Git repository and runs mooring on it the way a team uses it: render and
 validate main, preview a pull request that breaks things (an overlapping pool,
 two etcd members removed at once), preview its fixed version, check a real
-three-member etcd cluster (started in-process on 127.0.0.1) against the
-declared members, lose one member, and record every result on the commits as
-git notes (refs/notes/mooring). Nothing outside a temporary folder is touched.`,
+three-member etcd cluster (etcd processes on 127.0.0.1) against the declared
+members, lose one member, and record every result on the commits as git notes
+(refs/notes/mooring). Nothing outside a temporary folder is touched.
+
+The etcd part needs an etcd binary: --etcd, else etcd on PATH, else the one
+make builds into .cache/assets (make demo builds it). Without one, the demo
+says so and skips that part.`,
 		Example: `  mooring demo
-  mooring demo --keep   # keep the demo repository to look at it with git`,
+  mooring demo --keep   # keep the demo repository to look at it with git
+  mooring demo --etcd /usr/local/bin/etcd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "mooring-demo-")
@@ -44,7 +50,11 @@ git notes (refs/notes/mooring). Nothing outside a temporary folder is touched.`,
 			if !keep {
 				defer os.RemoveAll(dir)
 			}
-			if err := runDemo(cmd.Context(), cmd.OutOrStdout(), dir); err != nil {
+			bin, findErr := findEtcd(etcdBin)
+			if findErr != nil {
+				bin = ""
+			}
+			if err := runDemo(cmd.Context(), cmd.OutOrStdout(), dir, demoEtcdBinary{path: bin, missing: findErr}); err != nil {
 				return exitCode(2, err)
 			}
 			if keep {
@@ -54,6 +64,7 @@ git notes (refs/notes/mooring). Nothing outside a temporary folder is touched.`,
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo repository")
+	cmd.Flags().StringVar(&etcdBin, "etcd", "", "etcd binary for the demo's three-member cluster (default: etcd on PATH, then .cache/assets/etcd)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -69,6 +80,13 @@ type demo struct {
 	saved string
 	// mainSHA is the commit on main, where drift results are recorded.
 	mainSHA string
+	etcdBin demoEtcdBinary
+}
+
+// demoEtcdBinary is the etcd binary the demo runs, or why there is none.
+type demoEtcdBinary struct {
+	path    string
+	missing error
 }
 
 func (d *demo) section(title string) {
@@ -82,12 +100,12 @@ func (d *demo) section(title string) {
 
 func (d *demo) say(format string, a ...any) { fmt.Fprintf(d.w, format+"\n", a...) }
 
-func runDemo(ctx context.Context, w io.Writer, dir string) error {
+func runDemo(ctx context.Context, w io.Writer, dir string, etcdBin demoEtcdBinary) error {
 	repo, err := newDemoRepo(filepath.Join(dir, "repo"))
 	if err != nil {
 		return err
 	}
-	d := &demo{w: w, repo: repo}
+	d := &demo{w: w, repo: repo, etcdBin: etcdBin}
 	d.src = sourceFlags{repo: repo.dir, path: "overlays/local", cacheDir: filepath.Join(dir, "cache")}
 	if d.notes, err = gitnotes.New(gitnotes.Options{URL: repo.dir}); err != nil {
 		return err
@@ -277,11 +295,15 @@ func (d *demo) etcd(ctx context.Context, dir string, cp *model.ControlPlane) err
 	if cp == nil {
 		return fmt.Errorf("the example declares no ControlPlane")
 	}
+	if d.etcdBin.path == "" {
+		d.say("Skipped: %v.", d.etcdBin.missing)
+		return nil
+	}
 	names := make([]string, len(cp.Members))
 	for i, m := range cp.Members {
 		names[i] = m.Name
 	}
-	cluster, err := startDemoEtcd(ctx, filepath.Join(dir, "etcd"), names)
+	cluster, err := startDemoEtcd(ctx, d.etcdBin.path, filepath.Join(dir, "etcd"), names)
 	if err != nil {
 		return err
 	}

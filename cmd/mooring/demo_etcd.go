@@ -2,26 +2,53 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"net/url"
+	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
-
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
 
 	"github.com/mooringhq/mooring/render/model"
 )
 
-// demoEtcd is a real three-member etcd cluster on 127.0.0.1, in-process,
-// standing in for the stacked control plane's etcd.
+// demoEtcd is a real three-member etcd cluster on 127.0.0.1, one etcd
+// process per member, standing in for the stacked control plane's etcd.
+// mooring itself only ever talks to etcd as a client, so the server is a
+// separate binary (make demo builds one) rather than part of mooring.
 type demoEtcd struct {
-	members []*embed.Etcd
+	procs   []*exec.Cmd
 	names   []string
 	clients []string
 	peers   []string
+	logs    []string
+}
+
+// findEtcd returns the etcd binary the demo runs: flag when set, else etcd
+// on PATH, else the one make builds into .cache/assets.
+func findEtcd(flag string) (string, error) {
+	if flag != "" {
+		if _, err := os.Stat(flag); err != nil {
+			return "", fmt.Errorf("--etcd: %w", err)
+		}
+		return flag, nil
+	}
+	if p, err := exec.LookPath("etcd"); err == nil {
+		return p, nil
+	}
+	if p := filepath.Join(".cache", "assets", "etcd"); fileExists(p) {
+		return filepath.Abs(p)
+	}
+	return "", errors.New("no etcd binary: pass --etcd PATH, put etcd on PATH, or run make demo (it builds one)")
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // freePort asks the kernel for an unused loopback port.
@@ -34,9 +61,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startDemoEtcd starts members named names, with data under dir, and waits
-// until every member is ready.
-func startDemoEtcd(ctx context.Context, dir string, names []string) (*demoEtcd, error) {
+// startDemoEtcd starts members named names from the etcd binary bin, with
+// data and logs under dir, and waits until the cluster is healthy.
+func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoEtcd, error) {
 	d := &demoEtcd{names: names}
 	var initial []string
 	for _, n := range names {
@@ -52,38 +79,79 @@ func startDemoEtcd(ctx context.Context, dir string, names []string) (*demoEtcd, 
 		d.peers = append(d.peers, fmt.Sprintf("http://127.0.0.1:%d", pp))
 		initial = append(initial, fmt.Sprintf("%s=http://127.0.0.1:%d", n, pp))
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	for i, n := range names {
-		cfg := embed.NewConfig()
-		cfg.Name = n
-		cfg.Dir = filepath.Join(dir, n)
-		cu, _ := url.Parse(d.clients[i])
-		pu, _ := url.Parse(d.peers[i])
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-		cfg.InitialCluster = strings.Join(initial, ",")
-		cfg.InitialClusterToken = "mooring-demo"
-		// The members' own logs would drown the demo's output.
-		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-		cfg.ListenMetricsUrls = nil
-		e, err := embed.StartEtcd(cfg)
+		logFile := filepath.Join(dir, n+".log")
+		log, err := os.Create(logFile)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		cmd := exec.Command(bin,
+			"--name", n,
+			"--data-dir", filepath.Join(dir, n),
+			"--listen-client-urls", d.clients[i], "--advertise-client-urls", d.clients[i],
+			"--listen-peer-urls", d.peers[i], "--initial-advertise-peer-urls", d.peers[i],
+			"--initial-cluster", strings.Join(initial, ","),
+			"--initial-cluster-token", "mooring-demo",
+			"--initial-cluster-state", "new",
+			"--log-level", "warn")
+		// The members' own logs would drown the demo's output; they go to
+		// files, and the members die with the demo.
+		cmd.Stdout, cmd.Stderr = log, log
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		err = cmd.Start()
+		log.Close()
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("demo etcd member %s: %w", n, err)
 		}
-		d.members = append(d.members, e)
+		d.procs = append(d.procs, cmd)
+		d.logs = append(d.logs, logFile)
 	}
-	for i, e := range d.members {
-		select {
-		case <-e.Server.ReadyNotify():
-		case <-time.After(30 * time.Second):
-			d.close()
-			return nil, fmt.Errorf("demo etcd member %s: not ready after 30s", names[i])
-		case <-ctx.Done():
-			d.close()
-			return nil, ctx.Err()
+	deadline := time.Now().Add(30 * time.Second)
+	for i, c := range d.clients {
+		for !healthy(ctx, c) {
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				d.close()
+				return nil, fmt.Errorf("demo etcd member %s: not healthy after 30s; its log:\n%s", names[i], tail(d.logs[i], 20))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	return d, nil
+}
+
+// healthy reports whether the member at client URL c answers /health with
+// a cluster that has a leader.
+func healthy(ctx context.Context, c string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c+"/health", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// tail returns the last n lines of file, for an error message.
+func tail(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // declared returns the ControlPlane members that describe this cluster.
@@ -96,16 +164,29 @@ func (d *demoEtcd) declared(vip model.VIP) model.ControlPlane {
 	return cp
 }
 
-// stop stops member i, as a node failure would.
+// stop stops member i, as a node failure would, and waits for it to exit.
 func (d *demoEtcd) stop(i int) {
-	if d.members[i] != nil {
-		d.members[i].Close()
-		d.members[i] = nil
+	p := d.procs[i]
+	if p == nil {
+		return
+	}
+	d.procs[i] = nil
+	exited := make(chan struct{})
+	go func() {
+		_ = p.Wait() // the exit status of a stopped member says nothing useful
+		close(exited)
+	}()
+	_ = p.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = p.Process.Kill()
+		<-exited
 	}
 }
 
 func (d *demoEtcd) close() {
-	for i := range d.members {
+	for i := range d.procs {
 		d.stop(i)
 	}
 }
