@@ -77,8 +77,10 @@ func (r *Renderer) RenderYAML(rev *sources.Revision, opts Options) ([]byte, bool
 		_, inMem := r.mem[key]
 		r.mu.Unlock()
 		if !inMem {
-			if data, err := os.ReadFile(r.file(key)); err == nil {
-				if y, err := yamlSection(data); err == nil {
+			if f, err := os.Open(r.file(key)); err == nil {
+				y, err := readStream(f)
+				f.Close()
+				if err == nil {
 					return y, true, nil
 				}
 				// A corrupt file: Render below says so and rebuilds.

@@ -79,7 +79,7 @@ func TestRendererCache(t *testing.T) {
 
 	// Corrupt every cache file: a new renderer must rebuild and rewrite.
 	for _, f := range cacheFiles(t, dir) {
-		if err := os.WriteFile(f, []byte("mooring-render-cache 2\n\x00\x00\x00\x00\x00\x00\x00\x05{\"fi"), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte("mooring-render-cache 3\n\x00\x00\x00\x00\x00\x00\x00\x05{\"fi"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -193,7 +193,7 @@ func TestRenderYAML(t *testing.T) {
 	step("memory", r, true)
 	step("file", &render.Renderer{Dir: dir}, true)
 	for _, f := range cacheFiles(t, dir) {
-		if err := os.WriteFile(f, []byte("mooring-render-cache 2\n\x00\x00\x00\x00\x00\x00\x00\x02{}trailing"), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte("mooring-render-cache 3\n\x00\x00\x00\x00\x00\x00\x00\x02{}trailing"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -45,10 +47,13 @@ func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash)
 	for _, e := range idx.Entries {
 		// Stage 0 is a merged entry; go-git's index.Merged constant is 1,
 		// the ancestor stage of a conflict.
-		if e.Stage != 0 || e.SkipWorktree || e.IntentToAdd || !entryClean(root, e, idx) {
-			return e.Name + " differs from the index"
+		if e.Stage != 0 || e.SkipWorktree || e.IntentToAdd {
+			return e.Name + " is not a plain index entry"
 		}
 		tracked[e.Name] = true
+	}
+	if name := changedEntry(root, idx); name != "" {
+		return name + " differs from the index"
 	}
 	exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
 	if err != nil {
@@ -74,6 +79,36 @@ func cachedTreeIs(idx *index.Index, tree plumbing.Hash) bool {
 	}
 	top := idx.Cache.Entries[0]
 	return top.Path == "" && top.Entries == len(idx.Entries) && top.Hash == tree
+}
+
+// statWorkers is how many goroutines lstat the tracked files: the calls
+// block in the kernel, so several overlap even on few cores.
+const statWorkers = 8
+
+// changedEntry returns a tracked file whose content may differ from its
+// index entry, or "".
+func changedEntry(root string, idx *index.Index) string {
+	var mu sync.Mutex
+	var changed string
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	n := len(idx.Entries)
+	for w := range statWorkers {
+		wg.Go(func() {
+			for i := w; i < n && !stop.Load(); i += statWorkers {
+				if e := idx.Entries[i]; !entryClean(root, e, idx) {
+					stop.Store(true)
+					mu.Lock()
+					if changed == "" || e.Name < changed {
+						changed = e.Name
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return changed
 }
 
 // entryClean reports whether the file of e still holds e's content.
