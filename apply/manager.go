@@ -23,12 +23,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // Manager applies, diffs and prunes objects on one API server.
@@ -36,7 +33,7 @@ type Manager struct {
 	dyn     dynamic.Interface
 	rest    rest.Interface
 	meta    metadata.Interface
-	mapper  meta.RESTMapper
+	mapper  KindMapper
 	log     *slog.Logger
 	nsReady atomic.Bool
 	mu      sync.Mutex
@@ -70,19 +67,21 @@ func New(cfg *rest.Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfigAndClient(c, hc)
-	if err != nil {
-		return nil, fmt.Errorf("api discovery: %w", err)
-	}
 	// One aggregated discovery round trip maps every kind; a kind it lacks
-	// (a CRD applied moments ago) refreshes it once.
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	return NewWith(dyn, rc, md, mapper, slog.Default()), nil
+	// (a CRD applied moments ago) makes it discover again (rediscover).
+	return NewWith(dyn, rc, md, &discoveryMapper{rest: rc}, slog.Default()), nil
+}
+
+// KindMapper maps a kind to its resource; meta.RESTMapper is one. A
+// KindMapper that also has a Reset method is reset when a kind is missing,
+// so kinds of CRDs applied since are found.
+type KindMapper interface {
+	RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error)
 }
 
 // NewWith returns a Manager using the given clients.
 // rc sends apply patches; dynamic.ConfigFor makes a suitable one.
-func NewWith(dyn dynamic.Interface, rc rest.Interface, md metadata.Interface, mapper meta.RESTMapper, log *slog.Logger) *Manager {
+func NewWith(dyn dynamic.Interface, rc rest.Interface, md metadata.Interface, mapper KindMapper, log *slog.Logger) *Manager {
 	return &Manager{dyn: dyn, rest: rc, meta: md, mapper: mapper, log: log, mappings: map[schema.GroupKind]*meta.RESTMapping{}}
 }
 
@@ -119,7 +118,7 @@ const rediscoverEvery = 100 * time.Millisecond
 // rediscover makes a resettable mapper forget what it discovered, at most
 // once per rediscoverEvery, and reports whether a new lookup may help.
 func (m *Manager) rediscover() bool {
-	r, ok := m.mapper.(meta.ResettableRESTMapper)
+	r, ok := m.mapper.(interface{ Reset() })
 	if !ok {
 		return false
 	}
