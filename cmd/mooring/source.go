@@ -115,11 +115,16 @@ func (f *sourceFlags) buildPath() string {
 	}
 }
 
-// renderRevision renders rev at the --path flag.
-func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, error) {
+// renderOptions are the render options for the --path flag.
+func (f *sourceFlags) renderOptions() render.Options {
 	opts := render.DefaultOptions()
 	opts.Path = f.buildPath()
-	objs, _, err := f.renderer().Render(rev, opts)
+	return opts
+}
+
+// renderRevision renders rev at the --path flag.
+func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, error) {
+	objs, _, err := f.renderer().Render(rev, f.renderOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
 	}
@@ -133,9 +138,7 @@ func (f *sourceFlags) renderYAML(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := render.DefaultOptions()
-	opts.Path = f.buildPath()
-	y, _, err := f.renderer().RenderYAML(rev, opts)
+	y, _, err := f.renderer().RenderYAML(rev, f.renderOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
 	}
