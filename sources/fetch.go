@@ -54,7 +54,11 @@ func Fetch(ctx context.Context, repo, ref string, opts Options) (*Revision, erro
 	if loc.local {
 		return openLocal(loc, ref, opts)
 	}
-	return fetchRemote(ctx, loc, ref, opts)
+	rev, err := fetchRemote(ctx, loc, ref, opts)
+	if rev != nil {
+		rev.Origin = CanonicalURL(loc.url)
+	}
+	return rev, err
 }
 
 // The cache mirrors the remote's branches and tags under the same names.

@@ -529,3 +529,35 @@ func TestFetchRepairsCache(t *testing.T) {
 		t.Fatalf("after breaking the cache: %v, %v", rev, err)
 	}
 }
+
+// TestFetchOrigin: a repository read by URL and a clone of it read from
+// disk have the same Origin, which is what names their inventory.
+func TestFetchOrigin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	opts := f.opts(t)
+	remote, err := sources.Fetch(ctx(t), f.url, "main", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := t.TempDir()
+	if out, err := runCmd(clone, "git", "clone", "-q", f.url, "."); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	local, err := sources.Fetch(ctx(t), filepath.Join(clone, "base"), "", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sources.CanonicalURL(f.url)
+	if remote.Origin != want || local.Origin != want {
+		t.Errorf("Origin by URL %q, of a clone %q; want both %q", remote.Origin, local.Origin, want)
+	}
+	// A repository without an origin remote is named by its root folder.
+	work, err := sources.Fetch(ctx(t), f.work.Dir, "", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sources.CanonicalURL(f.work.Dir); work.Origin != want {
+		t.Errorf("Origin of a repository without remotes = %q, want %q", work.Origin, want)
+	}
+}

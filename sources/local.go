@@ -14,6 +14,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // openLocal reads a repository on disk: ref "" is its working tree, any
@@ -35,6 +36,15 @@ func openLocal(loc location, ref string, opts Options) (*Revision, error) {
 		}
 		return nil, newError(ErrRepoNotFound, repo, ref, "open "+repo, err)
 	}
+	rev, err := openRepo(r, repo, ref, opts)
+	if rev != nil {
+		rev.Origin = localOrigin(r)
+	}
+	return rev, err
+}
+
+// openRepo reads ref (the working tree when "") of the opened repository r.
+func openRepo(r *git.Repository, repo, ref string, opts Options) (*Revision, error) {
 	if ref != "" {
 		c, err := resolve(r, repo, ref)
 		if err != nil {
@@ -54,6 +64,22 @@ func openLocal(loc location, ref string, opts Options) (*Revision, error) {
 		return nil, newError(ErrRepoNotFound, repo, ref, "open working tree of "+repo, err)
 	}
 	return openWorktree(r, wt, repo, opts)
+}
+
+// localOrigin is the Origin of a repository on disk: the URL of its
+// "origin" remote when it has one (a clone names the repository it came
+// from), else its root folder.
+func localOrigin(r *git.Repository) string {
+	if rm, err := r.Remote(git.DefaultRemoteName); err == nil && len(rm.Config().URLs) > 0 {
+		return CanonicalURL(rm.Config().URLs[0])
+	}
+	if wt, err := r.Worktree(); err == nil {
+		return CanonicalURL(wt.Filesystem.Root())
+	}
+	if st, ok := r.Storer.(*filesystem.Storage); ok {
+		return CanonicalURL(st.Filesystem().Root())
+	}
+	return ""
 }
 
 // openWorktree returns the working tree as a Revision: HEAD's commit, and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -83,4 +84,34 @@ func parseLocation(repo string) (location, error) {
 		return location{}, fmt.Errorf("repository path %q: %w", repo, err)
 	}
 	return location{local: true, path: abs}, nil
+}
+
+// CanonicalURL reduces a repository URL to what names the repository
+// whichever way it is reached: host and path, without scheme, user, port
+// or a ".git" suffix, so https://git.example.com/ops/net.git,
+// ssh://git@git.example.com:22/ops/net and git@git.example.com:ops/net are
+// all "git.example.com/ops/net". A local path or file:// URL is its
+// cleaned absolute path, also without ".git".
+func CanonicalURL(raw string) string {
+	trim := func(p string) string {
+		p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
+		return strings.TrimSuffix(p, "/")
+	}
+	if !strings.Contains(raw, "://") {
+		if host, p, ok := strings.Cut(raw, ":"); ok && scpLike.MatchString(raw) && !filepath.IsAbs(raw) {
+			if i := strings.LastIndex(host, "@"); i >= 0 {
+				host = host[i+1:]
+			}
+			return strings.ToLower(host) + "/" + trim(p)
+		}
+		return "/" + trim(filepath.ToSlash(filepath.Clean(raw)))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.Scheme == "file" || u.Host == "" {
+		return "/" + trim(path.Clean(u.Path))
+	}
+	return strings.ToLower(u.Hostname()) + "/" + trim(u.Path)
 }

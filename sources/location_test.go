@@ -70,3 +70,20 @@ func TestCacheKeyIgnoresCredentials(t *testing.T) {
 		t.Errorf("cache keys differ: %s %s", a.cacheKey(), b.cacheKey())
 	}
 }
+
+func TestCanonicalURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://git.example.com/ops/net.git", "git.example.com/ops/net"},
+		{"https://user:secret@Git.Example.com:8443/ops/net/", "git.example.com/ops/net"},
+		{"ssh://git@git.example.com:22/ops/net", "git.example.com/ops/net"},
+		{"git@git.example.com:ops/net.git", "git.example.com/ops/net"},
+		{"git.example.com:ops/net", "git.example.com/ops/net"},
+		{"file:///srv/git/net.git", "/srv/git/net"},
+		{"/srv/git/net.git", "/srv/git/net"},
+		{"/srv/git/net/", "/srv/git/net"},
+	} {
+		if got := CanonicalURL(tt.in); got != tt.want {
+			t.Errorf("CanonicalURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

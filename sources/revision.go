@@ -23,6 +23,11 @@ import (
 type Revision struct {
 	// Repo is the URL or path the revision was read from (credentials removed).
 	Repo string
+	// Origin names the repository the same way wherever it was read from:
+	// a remote URL reduced to host and path ("git.example.com/ops/net"), for
+	// a local clone the URL of its origin remote, else its root folder. It
+	// keys what belongs to the repository in a cluster (the inventory).
+	Origin string
 	// Ref is the ref as the user gave it ("main", "v1.2", "refs/pull/7/head",
 	// a short SHA); "" for a working tree.
 	Ref string

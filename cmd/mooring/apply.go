@@ -52,7 +52,7 @@ Exit codes: 0 applied, 2 error.`,
 			ctx, cancel := live.withTimeout(cmd.Context())
 			defer cancel()
 			res, err := m.Apply(ctx, objs, apply.Options{
-				Inventory: live.inventoryName(cmd, rev), Commit: rev.Commit, Source: rev.Repo + "//" + src.path,
+				Inventory: live.inventoryName(cmd, rev, &src), Commit: rev.Commit, Source: rev.Repo + "//" + src.path,
 				Prune: prune, ForceConflicts: force, DryRun: dryRun, Concurrency: live.concurrency, Timeout: live.timeout,
 			})
 			if res != nil {

@@ -50,7 +50,7 @@ Error findings in the head revision also give 1.`,
 				if err != nil {
 					return exitCode(2, err)
 				}
-				return runLiveDiff(cmd, rev, objs, output)
+				return runLiveDiff(cmd, &src, rev, objs, output)
 			}
 			if base == "" {
 				return exitCode(2, fmt.Errorf("diff needs --base (or --live)"))

@@ -48,7 +48,7 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
 			}
 			ctx, cancel := live.withTimeout(cmd.Context())
 			defer cancel()
-			inv := live.inventoryName(cmd, rev)
+			inv := live.inventoryName(cmd, rev, &src)
 			fs, err := objects.Check(ctx, m, objs, objects.Options{Inventory: inv, Concurrency: live.concurrency, AddressTimeout: timeout})
 			if err != nil {
 				return exitCode(2, err)

@@ -52,8 +52,10 @@ func (l *liveFlags) manager() (*apply.Manager, error) {
 	return apply.New(cfg)
 }
 
-// inventoryName returns --inventory or the name derived from the source.
-func (l *liveFlags) inventoryName(cmd *cobra.Command, rev *sources.Revision) string {
+// inventoryName returns --inventory or the name derived from the source:
+// the repository's Origin, so a clone on a laptop and the URL in CI share
+// one inventory, and the Kustomize path from the repository's root.
+func (l *liveFlags) inventoryName(cmd *cobra.Command, rev *sources.Revision, src *sourceFlags) string {
 	if l.inventory != "" {
 		return l.inventory
 	}
@@ -64,12 +66,14 @@ func (l *liveFlags) inventoryName(cmd *cobra.Command, rev *sources.Revision) str
 		}
 		return apply.InventoryName("file", abs)
 	}
-	path, _ := cmd.Flags().GetString("path")
 	repo := ""
 	if rev != nil {
-		repo = rev.Repo
+		repo = rev.Origin
+		if repo == "" {
+			repo = rev.Repo
+		}
 	}
-	return apply.InventoryName(repo, path)
+	return apply.InventoryName(repo, src.buildPath())
 }
 
 // withTimeout bounds ctx by --timeout.
@@ -84,7 +88,7 @@ func (l *liveFlags) withTimeout(ctx context.Context) (context.Context, context.C
 // (server-side dry run against live objects, noise and Secret values
 // hidden) and exits like kubectl diff: 0 no difference, 1 differences, 2
 // could not run.
-func runLiveDiff(cmd *cobra.Command, rev *sources.Revision, objs []render.Object, format string) error {
+func runLiveDiff(cmd *cobra.Command, src *sourceFlags, rev *sources.Revision, objs []render.Object, format string) error {
 	if err := apply.CheckFormat(format); err != nil {
 		return exitCode(2, err)
 	}
@@ -98,7 +102,7 @@ func runLiveDiff(cmd *cobra.Command, rev *sources.Revision, objs []render.Object
 	if rev != nil {
 		commit = rev.Commit
 	}
-	d, err := m.Diff(ctx, objs, apply.DiffOptions{Inventory: live.inventoryName(cmd, rev), Commit: commit, Prune: true, Concurrency: live.concurrency})
+	d, err := m.Diff(ctx, objs, apply.DiffOptions{Inventory: live.inventoryName(cmd, rev, src), Commit: commit, Prune: true, Concurrency: live.concurrency})
 	if d != nil {
 		if werr := d.Write(cmd.OutOrStdout(), format); werr != nil && err == nil {
 			err = werr
