@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -22,6 +23,9 @@ const (
 	acceptAggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 	acceptDiscovery  = acceptAggregated + ",application/json"
 )
+
+// discoveryTimeout bounds one discovery of all groups.
+const discoveryTimeout = time.Minute
 
 // discoveryMapper maps kinds to resources from the API server's discovery,
 // read once and again after Reset. It does what client-go's discovery
@@ -40,7 +44,11 @@ func (d *discoveryMapper) RESTMapping(gk schema.GroupKind, versions ...string) (
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil {
-		m, err := discover(context.Background(), d.rest, acceptDiscovery)
+		// Lookups carry no context; a server that accepts and never answers
+		// must still not hang mooring.
+		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
+		defer cancel()
+		m, err := discover(ctx, d.rest, acceptDiscovery)
 		if err != nil {
 			return nil, err
 		}
