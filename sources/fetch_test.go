@@ -561,3 +561,27 @@ func TestFetchOrigin(t *testing.T) {
 		t.Errorf("Origin of a repository without remotes = %q, want %q", work.Origin, want)
 	}
 }
+
+// TestFetchWorktreeInfoExclude: a file .git/info/exclude names is not part
+// of a dirty working tree's content either, as with git: adding or removing
+// it leaves the tree's hash (the render cache key) alone.
+func TestFetchWorktreeInfoExclude(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	f.work.WriteFiles(map[string]string{
+		".git/info/exclude": "secret.yaml\n",
+		"base/pool.yaml":    "kind: IPAddressPool\nmetadata:\n  name: edited\n",
+	})
+	without, err := sources.Fetch(ctx(t), f.work.Dir, "", f.opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.work.WriteFiles(map[string]string{"base/secret.yaml": "password: hunter2\n"})
+	with, err := sources.Fetch(ctx(t), f.work.Dir, "", f.opts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !with.Dirty || with.Tree != without.Tree {
+		t.Errorf("Dirty %v; tree with an excluded file %s, without %s", with.Dirty, with.Tree, without.Tree)
+	}
+}

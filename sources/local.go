@@ -88,7 +88,13 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 	root := wt.Filesystem.Root()
 	var status git.Status
 	readStatus := func() error {
-		var err error
+		// go-git's status does not read .git/info/exclude; git does, and
+		// so does provenClean.
+		exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
+		if err != nil {
+			return newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
+		}
+		wt.Excludes = append(wt.Excludes, exclude...)
 		if status, err = wt.Status(); err != nil {
 			return newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
 		}
