@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mooringhq/mooring/sources"
 )
 
 // checker walks the kustomizations reachable from the built path before
@@ -229,6 +231,9 @@ func (c *checker) entry(dir, field, e string, refuse refuseFunc, plugins bool) e
 		return err
 	}
 	fi, err := c.fs.stat(p)
+	if errors.Is(err, sources.ErrIgnored) {
+		return refuse(field, e, ignoredReason)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return refuse(field, e, "no such file or folder in the repository")
 	}
@@ -298,9 +303,18 @@ func (c *checker) localFile(dir, e string, refuse refuseFunc, field string) erro
 	if c.remote(dir, e) {
 		return refuse(field, e, "remote files are not supported; mooring renders offline from the repository only")
 	}
-	_, err := inside(dir, field, e, refuse)
-	return err
+	p, err := inside(dir, field, e, refuse)
+	if err != nil {
+		return err
+	}
+	if _, err := c.fs.stat(p); errors.Is(err, sources.ErrIgnored) {
+		return refuse(field, e, ignoredReason)
+	}
+	return nil
 }
+
+// ignoredReason refuses a file git ignores in a working tree.
+const ignoredReason = "the file is ignored by git, so no clone or CI run has it; commit it, or stop ignoring it"
 
 // builtins are the plugin kinds kustomize runs in-process.
 var builtins = func() map[string]bool {

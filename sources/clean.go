@@ -25,22 +25,25 @@ import (
 // own timestamp, is hashed and compared), and every file the index lacks is
 // ignored. False means only "not proven": the caller then asks go-git's
 // exact (and much slower, it hashes every file) status.
-func provenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) bool {
-	why := notProvenClean(r, wt, headTree)
+// On the way it reads the ignore rules, which it returns when it proves the
+// tree clean.
+func provenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) (*ignoreRules, bool) {
+	rules, why := notProvenClean(r, wt, headTree)
 	if why != "" {
 		slog.Debug("working tree not proven clean; reading the full status", "root", wt.Filesystem.Root(), "reason", why)
 	}
-	return why == ""
+	return rules, why == ""
 }
 
-// notProvenClean returns why provenClean cannot prove the tree clean, or "".
-func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) string {
+// notProvenClean returns why provenClean cannot prove the tree clean, or
+// "" and the tree's ignore rules.
+func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) (*ignoreRules, string) {
 	idx, err := r.Storer.Index()
 	if err != nil {
-		return "index: " + err.Error()
+		return nil, "index: " + err.Error()
 	}
 	if !cachedTreeIs(idx, headTree) {
-		return "the index's cached tree is not HEAD's tree"
+		return nil, "the index's cached tree is not HEAD's tree"
 	}
 	root := wt.Filesystem.Root()
 	tracked := make(map[string]bool, len(idx.Entries))
@@ -48,26 +51,26 @@ func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash)
 		// Stage 0 is a merged entry; go-git's index.Merged constant is 1,
 		// the ancestor stage of a conflict.
 		if e.Stage != 0 || e.SkipWorktree || e.IntentToAdd {
-			return e.Name + " is not a plain index entry"
+			return nil, e.Name + " is not a plain index entry"
 		}
 		tracked[e.Name] = true
 	}
 	if name := changedEntry(root, idx); name != "" {
-		return name + " differs from the index"
+		return nil, name + " differs from the index"
 	}
 	exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
 	if err != nil {
-		return "ignore rules: " + err.Error()
+		return nil, "ignore rules: " + err.Error()
 	}
-	u := &untrackedWalk{root: root, tracked: tracked, last: wt.Excludes}
+	u := &untrackedWalk{root: root, tracked: tracked, last: wt.Excludes, all: exclude}
 	name, err := u.find(nil, exclude)
 	if err != nil {
-		return err.Error()
+		return nil, err.Error()
 	}
 	if name != "" {
-		return name + " is untracked"
+		return nil, name + " is untracked"
 	}
-	return ""
+	return newIgnoreRules(append(u.all, wt.Excludes...), tracked), ""
 }
 
 // cachedTreeIs reports whether the index's cache-tree extension is valid
@@ -160,6 +163,8 @@ type untrackedWalk struct {
 	root    string
 	tracked map[string]bool
 	last    []gitignore.Pattern
+	// all collects every pattern read, in order.
+	all []gitignore.Pattern
 }
 
 // find returns an untracked file under the folder dir (path parts under
@@ -177,6 +182,7 @@ func (u *untrackedWalk) find(dir []string, patterns []gitignore.Pattern) (string
 				return "", err
 			}
 			patterns = append(patterns[:len(patterns):len(patterns)], ps...)
+			u.all = append(u.all, ps...)
 		}
 	}
 	ignored := gitignore.NewMatcher(append(patterns[:len(patterns):len(patterns)], u.last...))

@@ -117,7 +117,7 @@ func TestProvenClean(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			why := sources.NotProvenClean(r, wt, c.TreeHash)
+			_, why := sources.NotProvenClean(r, wt, c.TreeHash)
 			got := why == ""
 			if got != tt.clean {
 				t.Errorf("proven clean = %v (%s), want %v", got, why, tt.clean)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -584,4 +585,45 @@ func TestFetchWorktreeInfoExclude(t *testing.T) {
 	if !with.Dirty || with.Tree != without.Tree {
 		t.Errorf("Dirty %v; tree with an excluded file %s, without %s", with.Dirty, with.Tree, without.Tree)
 	}
+}
+
+// TestWorktreeHidesIgnored: the files git ignores are not part of a working
+// tree's revision, clean or dirty; a file added despite its ignore rule is.
+func TestWorktreeHidesIgnored(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", "")
+	f.work.WriteFiles(map[string]string{"forced.tmp": "tracked anyway\n"})
+	f.work.Git("add", "-f", "forced.tmp")
+	f.work.Commit("force-add an ignored name")
+	f.work.WriteFiles(map[string]string{"notes.tmp": "scratch\n", "base/local.tmp": "scratch\n"})
+	check := func(state string, wantDirty bool) {
+		t.Helper()
+		rev, err := sources.Fetch(ctx(t), f.work.Dir, "", f.opts(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rev.Dirty != wantDirty {
+			t.Fatalf("%s: Dirty %v, want %v", state, rev.Dirty, wantDirty)
+		}
+		for _, name := range []string{"notes.tmp", "base/local.tmp"} {
+			if _, err := fs.ReadFile(rev.FS, name); !errors.Is(err, sources.ErrIgnored) || !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s: ReadFile(%s) = %v, want ErrIgnored", state, name, err)
+			}
+		}
+		if b, err := fs.ReadFile(rev.FS, "forced.tmp"); err != nil || string(b) != "tracked anyway\n" {
+			t.Errorf("%s: a tracked file with an ignored name: %q, %v", state, b, err)
+		}
+		entries, err := fs.ReadDir(rev.FS, "base")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() == "local.tmp" {
+				t.Errorf("%s: ReadDir(base) lists an ignored file", state)
+			}
+		}
+	}
+	check("clean", false)
+	f.work.WriteFiles(map[string]string{"base/pool.yaml": "kind: IPAddressPool\nmetadata:\n  name: edited\n"})
+	check("dirty", true)
 }

@@ -102,6 +102,8 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 	}
 	rev := &Revision{Repo: repo}
 	var c *object.Commit
+	var rules *ignoreRules
+	var ok bool
 	head, err := r.Head()
 	switch {
 	case err == nil:
@@ -112,7 +114,7 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		rev.Commit = c.Hash.String()
 		rev.Tree = c.TreeHash.String()
 		rev.Author, rev.Email, rev.Time, rev.Message = c.Author.Name, c.Author.Email, c.Author.When, c.Message
-		if !provenClean(r, wt, c.TreeHash) {
+		if rules, ok = provenClean(r, wt, c.TreeHash); !ok {
 			if err := readStatus(); err != nil {
 				return nil, err
 			}
@@ -156,7 +158,12 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		}
 		headFS = newTreeFS(r.Storer, tree, c.Committer.When)
 	}
-	wfs, err := newWorktreeFS(root, files, headFS)
+	if rules == nil {
+		if rules, err = readIgnoreRules(r, wt); err != nil {
+			return nil, newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
+		}
+	}
+	wfs, err := newWorktreeFS(root, files, headFS, rules)
 	if err != nil {
 		return nil, newError(ErrRepoNotFound, repo, "", "open "+root, err)
 	}

@@ -24,6 +24,8 @@ type worktreeFS struct {
 	root  string
 	files []string // tracked and untracked, not ignored, sorted; nil when clean
 	head  *treeFS  // HEAD's tree when clean
+	// rules hides what git ignores (see ErrIgnored).
+	rules *ignoreRules
 }
 
 var (
@@ -31,12 +33,84 @@ var (
 	_ Hasher = (*worktreeFS)(nil)
 )
 
-func newWorktreeFS(root string, files []string, head *treeFS) (*worktreeFS, error) {
+func newWorktreeFS(root string, files []string, head *treeFS, rules *ignoreRules) (*worktreeFS, error) {
 	d, ok := os.DirFS(root).(dirFS)
 	if !ok {
 		return nil, errors.New("os.DirFS does not implement fs.ReadLinkFS")
 	}
-	return &worktreeFS{dirFS: d, root: root, files: files, head: head}, nil
+	return &worktreeFS{dirFS: d, root: root, files: files, head: head, rules: rules}, nil
+}
+
+// hidden returns an error when git ignores name.
+func (w *worktreeFS) hidden(op, name string) error {
+	if w.rules == nil || !fs.ValidPath(name) || w.rules.tracked[name] || w.rules.trackedDirs[name] {
+		return nil // most reads are of tracked files: no lstat for them
+	}
+	isDir := false
+	if fi, err := w.dirFS.Lstat(name); err == nil {
+		isDir = fi.IsDir()
+	}
+	if w.rules.ignored(name, isDir) {
+		return &fs.PathError{Op: op, Path: name, Err: ErrIgnored}
+	}
+	return nil
+}
+
+func (w *worktreeFS) Open(name string) (fs.File, error) {
+	if err := w.hidden("open", name); err != nil {
+		return nil, err
+	}
+	return w.dirFS.Open(name)
+}
+
+func (w *worktreeFS) Stat(name string) (fs.FileInfo, error) {
+	if err := w.hidden("stat", name); err != nil {
+		return nil, err
+	}
+	return w.dirFS.Stat(name)
+}
+
+func (w *worktreeFS) Lstat(name string) (fs.FileInfo, error) {
+	if err := w.hidden("lstat", name); err != nil {
+		return nil, err
+	}
+	return w.dirFS.Lstat(name)
+}
+
+func (w *worktreeFS) ReadFile(name string) ([]byte, error) {
+	if err := w.hidden("read", name); err != nil {
+		return nil, err
+	}
+	return w.dirFS.ReadFile(name)
+}
+
+func (w *worktreeFS) ReadLink(name string) (string, error) {
+	if err := w.hidden("readlink", name); err != nil {
+		return "", err
+	}
+	return w.dirFS.ReadLink(name)
+}
+
+// ReadDir lists a folder without what git ignores.
+func (w *worktreeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := w.hidden("readdir", name); err != nil {
+		return nil, err
+	}
+	entries, err := w.dirFS.ReadDir(name)
+	if err != nil || w.rules == nil {
+		return entries, err
+	}
+	out := entries[:0]
+	for _, e := range entries {
+		p := path.Join(name, e.Name())
+		if name == "." && e.Name() == ".git" {
+			continue
+		}
+		if !w.rules.ignored(p, e.IsDir()) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Hash returns HEAD's Git object hash of name when the working tree is

@@ -194,6 +194,26 @@ func TestBadInputExitsTwo(t *testing.T) {
 	}
 }
 
+// TestIgnoredFileRefused: a kustomization that needs a file git ignores
+// renders in no clone and no CI run, so the working tree refuses it too,
+// naming the file and the reason.
+func TestIgnoredFileRefused(t *testing.T) {
+	dir := gitRepo(t, map[string]string{
+		".gitignore":         "*.env\n",
+		"kustomization.yaml": "secretGenerator:\n- name: creds\n  envs:\n  - creds.env\n",
+	})
+	if err := os.WriteFile(filepath.Join(dir, "creds.env"), []byte("password=hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run(t, "render", "--repo", dir)
+	if code != 2 || !strings.Contains(out, "creds.env") || !strings.Contains(out, "ignored by git") {
+		t.Errorf("exit %d, want 2 naming creds.env as ignored by git:\n%s", code, out)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("the ignored file's content was printed:\n%s", out)
+	}
+}
+
 func TestSymlinkOutOfRepoRefused(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "secret.yaml")
 	if err := os.WriteFile(outside, []byte(poolA), 0o644); err != nil {
