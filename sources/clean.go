@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,8 @@ import (
 // exact (and much slower, it hashes every file) status.
 // On the way it reads the ignore rules, which it returns when it proves the
 // tree clean.
-func provenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) (*ignoreRules, bool) {
-	rules, why := notProvenClean(r, wt, headTree)
+func provenClean(r *git.Repository, wt *git.Worktree, exclude []gitignore.Pattern, headTree plumbing.Hash) (*ignoreRules, bool) {
+	rules, why := notProvenClean(r, wt, exclude, headTree)
 	if why != "" {
 		slog.Debug("working tree not proven clean; reading the full status", "root", wt.Filesystem.Root(), "reason", why)
 	}
@@ -36,8 +37,8 @@ func provenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) (*
 }
 
 // notProvenClean returns why provenClean cannot prove the tree clean, or
-// "" and the tree's ignore rules.
-func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash) (*ignoreRules, string) {
+// "" and the tree's ignore rules. exclude holds .git/info/exclude's patterns.
+func notProvenClean(r *git.Repository, wt *git.Worktree, exclude []gitignore.Pattern, headTree plumbing.Hash) (*ignoreRules, string) {
 	idx, err := r.Storer.Index()
 	if err != nil {
 		return nil, "index: " + err.Error()
@@ -58,11 +59,7 @@ func notProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash)
 	if name := changedEntry(root, idx); name != "" {
 		return nil, name + " differs from the index"
 	}
-	exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
-	if err != nil {
-		return nil, "ignore rules: " + err.Error()
-	}
-	u := &untrackedWalk{root: root, tracked: tracked, last: wt.Excludes, all: exclude}
+	u := &untrackedWalk{root: root, tracked: tracked, last: wt.Excludes, all: slices.Clone(exclude)}
 	name, err := u.find(nil, exclude)
 	if err != nil {
 		return nil, err.Error()

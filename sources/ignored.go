@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"path/filepath"
+	"slices"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -39,14 +39,9 @@ func newIgnoreRules(patterns []gitignore.Pattern, tracked map[string]bool) *igno
 }
 
 // readIgnoreRules reads the rules the slow way, as go-git's status does
-// (every folder's .gitignore), adding .git/info/exclude and the worktree's
-// excludes.
-func readIgnoreRules(r *git.Repository, wt *git.Worktree) (*ignoreRules, error) {
-	root := wt.Filesystem.Root()
-	ps, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
-	if err != nil {
-		return nil, err
-	}
+// (every folder's .gitignore), after exclude (.git/info/exclude's patterns)
+// and before the worktree's excludes.
+func readIgnoreRules(r *git.Repository, wt *git.Worktree, exclude []gitignore.Pattern) (*ignoreRules, error) {
 	more, err := gitignore.ReadPatterns(wt.Filesystem, nil)
 	if err != nil {
 		return nil, fmt.Errorf("ignore rules: %w", err)
@@ -59,7 +54,8 @@ func readIgnoreRules(r *git.Repository, wt *git.Worktree) (*ignoreRules, error) 
 	for _, e := range idx.Entries {
 		tracked[e.Name] = true
 	}
-	return newIgnoreRules(append(append(ps, more...), wt.Excludes...), tracked), nil
+	ps := append(slices.Clone(exclude), more...)
+	return newIgnoreRules(append(ps, wt.Excludes...), tracked), nil
 }
 
 // ignored reports whether git ignores name (slash-separated, relative to

@@ -86,15 +86,18 @@ func localOrigin(r *git.Repository) string {
 // the files as they are on disk.
 func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options) (*Revision, error) {
 	root := wt.Filesystem.Root()
+	// .git/info/exclude, read once for every ignore check below: go-git's
+	// status does not read it; git does, and so does mooring.
+	exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
+	if err != nil {
+		return nil, newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
+	}
 	var status git.Status
 	readStatus := func() error {
-		// go-git's status does not read .git/info/exclude; git does, and
-		// so does provenClean.
-		exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
-		if err != nil {
-			return newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
-		}
-		wt.Excludes = append(wt.Excludes, exclude...)
+		saved := wt.Excludes
+		wt.Excludes = append(exclude[:len(exclude):len(exclude)], saved...)
+		defer func() { wt.Excludes = saved }()
+		var err error
 		if status, err = wt.Status(); err != nil {
 			return newError(ErrRepoNotFound, repo, "", "status of working tree "+root, err)
 		}
@@ -114,7 +117,7 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		rev.Commit = c.Hash.String()
 		rev.Tree = c.TreeHash.String()
 		rev.Author, rev.Email, rev.Time, rev.Message = c.Author.Name, c.Author.Email, c.Author.When, c.Message
-		if rules, ok = provenClean(r, wt, c.TreeHash); !ok {
+		if rules, ok = provenClean(r, wt, exclude, c.TreeHash); !ok {
 			if err := readStatus(); err != nil {
 				return nil, err
 			}
@@ -159,7 +162,7 @@ func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options
 		headFS = newTreeFS(r.Storer, tree, c.Committer.When)
 	}
 	if rules == nil {
-		if rules, err = readIgnoreRules(r, wt); err != nil {
+		if rules, err = readIgnoreRules(r, wt, exclude); err != nil {
 			return nil, newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
 		}
 	}

@@ -128,6 +128,20 @@ func planFor(ctx context.Context, t *etcdTarget) (members.Changes, error) {
 	return members.Plan(t.cp.Members, obs)
 }
 
+// loadPlan reads the declared members the flags name and plans toward
+// them; its error already carries the exit code.
+func loadPlan(cmd *cobra.Command, ef *etcdFlags) (*etcdTarget, members.Changes, error) {
+	t, err := ef.load(cmd)
+	if err != nil {
+		return nil, members.Changes{}, exitCode(2, err)
+	}
+	plan, err := planFor(cmd.Context(), t)
+	if err != nil {
+		return nil, members.Changes{}, planError(err)
+	}
+	return t, plan, nil
+}
+
 // planError maps a refusal to exit 1 (a reason, not a failure to run).
 func planError(err error) error {
 	var re *members.RefusedError
@@ -154,13 +168,9 @@ Exit status 0 when a plan (possibly empty) was printed, 2 if it could not run.`,
   mooring members plan --file controlplane.yaml -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := ef.load(cmd)
+			_, plan, err := loadPlan(cmd, &ef)
 			if err != nil {
-				return exitCode(2, err)
-			}
-			plan, err := planFor(cmd.Context(), t)
-			if err != nil {
-				return planError(err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			switch output {
@@ -206,13 +216,9 @@ Exit status 0 when done (or nothing to do), 1 when refused, 2 on failure.`,
   mooring members apply --file controlplane.yaml --endpoints http://127.0.0.1:2379 --catch-up-timeout 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := ef.load(cmd)
+			t, plan, err := loadPlan(cmd, &ef)
 			if err != nil {
-				return exitCode(2, err)
-			}
-			plan, err := planFor(cmd.Context(), t)
-			if err != nil {
-				return planError(err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprint(out, plan.String())
