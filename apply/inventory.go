@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,14 +65,16 @@ func (inv *Inventory) index() map[ID]Entry {
 	return m
 }
 
-var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
+// Compiled on first use, not at start: every mooring command pays for
+// package initialization, and most never need these.
+var nonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9-]+`) })
 
 // InventoryName returns a stable inventory name for a source: a readable
 // slug of path and a hash of repo and path, at most 63 characters so it
 // fits a label value.
 func InventoryName(repo, path string) string {
 	s := sha256.Sum256([]byte(repo + "\x00" + path))
-	slug := strings.Trim(nonName.ReplaceAllString(strings.ToLower(path), "-"), "-")
+	slug := strings.Trim(nonName().ReplaceAllString(strings.ToLower(path), "-"), "-")
 	if len(slug) > 40 {
 		slug = strings.Trim(slug[len(slug)-40:], "-")
 	}

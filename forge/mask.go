@@ -3,12 +3,15 @@ package forge
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
+// Compiled on first use, not at start: every mooring command pays for
+// package initialization, and most never need these.
 var (
-	kindSecret = regexp.MustCompile(`^\s*kind:\s*["']?Secret["']?\s*$`)
-	dataKey    = regexp.MustCompile(`^(\s*)(data|stringData):(.*)$`)
-	mapEntry   = regexp.MustCompile(`^(\s*["']?[^:"'\s][^:]*["']?:)(\s*)(.*)$`)
+	kindSecret = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*kind:\s*["']?Secret["']?\s*$`) })
+	dataKey    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\s*)(data|stringData):(.*)$`) })
+	mapEntry   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\s*["']?[^:"'\s][^:]*["']?:)(\s*)(.*)$`) })
 )
 
 // MaskSecrets replaces the values under data and stringData of every
@@ -52,7 +55,7 @@ func indent(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 func maskBlock(lines []string) {
 	secret := false
 	for _, l := range lines {
-		if _, c := content(l); kindSecret.MatchString(c) {
+		if _, c := content(l); kindSecret().MatchString(c) {
 			secret = true
 			break
 		}
@@ -67,7 +70,7 @@ func maskBlock(lines []string) {
 			continue
 		}
 		if dataIndent >= 0 && indent(c) > dataIndent {
-			if m := mapEntry.FindStringSubmatch(c); m != nil && indent(c) == childIndent(lines, i, dataIndent) {
+			if m := mapEntry().FindStringSubmatch(c); m != nil && indent(c) == childIndent(lines, i, dataIndent) {
 				lines[i] = prefix + restore(prefix, m[1]+" '***'")
 			} else {
 				lines[i] = prefix + restore(prefix, strings.Repeat(" ", indent(c))+"***")
@@ -75,7 +78,7 @@ func maskBlock(lines []string) {
 			continue
 		}
 		dataIndent = -1
-		if m := dataKey.FindStringSubmatch(c); m != nil {
+		if m := dataKey().FindStringSubmatch(c); m != nil {
 			dataIndent = len(m[1])
 			if v := strings.TrimSpace(m[3]); v != "" && v != "|" && v != ">" {
 				lines[i] = prefix + restore(prefix, m[1]+m[2]+": '***'")

@@ -1,27 +1,13 @@
 package forge
 
-import "github.com/prometheus/client_golang/prometheus"
+import "log/slog"
 
-// Requests counts calls to forges by forge, operation ("status",
-// "comment") and result: "ok", "retry" (a transient failure that is retried
-// in place), "failed" (the attempts ended), "queued" (kept for later),
-// "flushed" (a queued delivery that went through) and "dead" (a queued
-// delivery the forge refused for good).
-var Requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Namespace: "mooring",
-	Subsystem: "forge",
-	Name:      "requests_total",
-	Help:      "Calls to Git forges by forge, operation and result.",
-}, []string{"forge", "op", "result"})
-
-// Queued is the number of deliveries waiting in queues, by forge.
-var Queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Namespace: "mooring",
-	Subsystem: "forge",
-	Name:      "queued_deliveries",
-	Help:      "Statuses and comments waiting to be delivered to a forge.",
-}, []string{"forge"})
-
-func init() {
-	prometheus.MustRegister(Requests, Queued)
+// record logs the outcome of one call to a forge at debug level: "ok",
+// "retry" (a transient failure that is retried in place), "failed" (the
+// attempts ended), "queued" (kept for later), "flushed" (a queued delivery
+// that went through) or "dead" (a queued delivery the forge refused for
+// good). mooring runs as a one-shot command, so a log line is where a user
+// looks for these, not a metrics endpoint that would live for one second.
+func record(forgeName, op, result string) {
+	slog.Debug("forge call", "forge", forgeName, "op", op, "result", result)
 }

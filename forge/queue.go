@@ -162,8 +162,7 @@ func (q *Queue) deliver(ctx context.Context, d Delivery) error {
 	if perr != nil {
 		return fmt.Errorf("%w; and could not queue it: %v", err, perr)
 	}
-	Requests.WithLabelValues(q.o.Forge, d.op(), "queued").Inc()
-	q.gauge()
+	record(q.o.Forge, d.op(), "queued")
 	return fmt.Errorf("%w: %w", ErrQueued, err)
 }
 
@@ -260,7 +259,6 @@ func (q *Queue) Flush(ctx context.Context) (delivered, waiting int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	defer q.gauge()
 	for _, d := range ds {
 		if ctx.Err() != nil {
 			return delivered, waiting + 1, ctx.Err()
@@ -276,7 +274,7 @@ func (q *Queue) Flush(ctx context.Context) (delivered, waiting int, err error) {
 		cancel()
 		if serr == nil {
 			delivered++
-			Requests.WithLabelValues(q.o.Forge, d.op(), "flushed").Inc()
+			record(q.o.Forge, d.op(), "flushed")
 			err = errors.Join(err, q.remove(d.ID, d.Seq))
 			q.mu.Unlock()
 			continue
@@ -284,13 +282,13 @@ func (q *Queue) Flush(ctx context.Context) (delivered, waiting int, err error) {
 		serr = RedactError(serr, q.o.Secrets...)
 		if ok, hint := Transient(serr); ok {
 			waiting++
-			Requests.WithLabelValues(q.o.Forge, d.op(), "retry").Inc()
+			record(q.o.Forge, d.op(), "retry")
 			d.Attempts++
 			d.LastError = serr.Error()
 			d.NotBefore = now.Add(max(hint, Backoff(d.Attempts, q.o.Retry.Base, q.o.MaxBackoff)))
 			err = errors.Join(err, q.rewrite(d))
 		} else {
-			Requests.WithLabelValues(q.o.Forge, d.op(), "dead").Inc()
+			record(q.o.Forge, d.op(), "dead")
 			slog.Error("forge queue: delivery refused, moved to failed/", "id", d.ID, "err", serr)
 			d.LastError = serr.Error()
 			err = errors.Join(err, q.bury(d))
@@ -315,12 +313,6 @@ func (q *Queue) bury(d Delivery) error {
 		return err
 	}
 	return q.remove(d.ID, d.Seq)
-}
-
-func (q *Queue) gauge() {
-	if ds, err := q.Pending(); err == nil {
-		Queued.WithLabelValues(q.o.Forge).Set(float64(len(ds)))
-	}
 }
 
 // Run flushes the queue every Interval until ctx ends; it returns nil then.

@@ -194,7 +194,7 @@ func Backoff(n int, base, maxWait time.Duration) time.Duration {
 
 // Retry runs fn until it succeeds, fails permanently, or the attempts run
 // out; it returns fn's last error and whether that error is transient (so
-// the caller may queue the work). forgeName and op label the metrics.
+// the caller may queue the work). forgeName and op label its debug log lines.
 func Retry(ctx context.Context, o RetryOptions, forgeName, op string, fn func(ctx context.Context) error) (err error, transient bool) {
 	o = o.withDefaults()
 	for n := 1; ; n++ {
@@ -202,23 +202,23 @@ func Retry(ctx context.Context, o RetryOptions, forgeName, op string, fn func(ct
 		err = fn(actx)
 		cancel()
 		if err == nil {
-			Requests.WithLabelValues(forgeName, op, "ok").Inc()
+			record(forgeName, op, "ok")
 			return nil, false
 		}
 		if ctx.Err() != nil {
-			Requests.WithLabelValues(forgeName, op, "failed").Inc()
+			record(forgeName, op, "failed")
 			return err, true
 		}
 		ok, hint := Transient(err)
 		if !ok {
-			Requests.WithLabelValues(forgeName, op, "failed").Inc()
+			record(forgeName, op, "failed")
 			return err, false
 		}
 		if n >= o.Attempts || hint > o.MaxWait {
-			Requests.WithLabelValues(forgeName, op, "failed").Inc()
+			record(forgeName, op, "failed")
 			return err, true
 		}
-		Requests.WithLabelValues(forgeName, op, "retry").Inc()
+		record(forgeName, op, "retry")
 		wait := max(hint, Backoff(n, o.Base, o.Max))
 		if serr := o.Sleep(ctx, wait); serr != nil {
 			return err, true

@@ -296,9 +296,11 @@ func errText(ctx context.Context, err error) string {
 	return err.Error()
 }
 
+// Compiled on first use, not at start: every mooring command pays for
+// package initialization, and most never need these.
 var (
-	alarmTypeRe = regexp.MustCompile(`alarm:\s*"?([A-Z]+)`)
-	alarmIDRe   = regexp.MustCompile(`memberID:\s*(\d+)`)
+	alarmTypeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`alarm:\s*"?([A-Z]+)`) })
+	alarmIDRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`memberID:\s*(\d+)`) })
 )
 
 // alarmsFromErrors reads alarms from a status's errors, which etcd fills
@@ -306,12 +308,12 @@ var (
 func alarmsFromErrors(self uint64, errs []string) []Alarm {
 	var out []Alarm
 	for _, e := range errs {
-		m := alarmTypeRe.FindStringSubmatch(e)
+		m := alarmTypeRe().FindStringSubmatch(e)
 		if m == nil || m[1] == "NONE" {
 			continue
 		}
 		id := self
-		if im := alarmIDRe.FindStringSubmatch(e); im != nil {
+		if im := alarmIDRe().FindStringSubmatch(e); im != nil {
 			if v, err := strconv.ParseUint(im[1], 10, 64); err == nil {
 				id = v
 			}
