@@ -34,8 +34,10 @@ build: bin/mooring
 # the linker does not export every symbol, and mooring starts in 30 MB less.
 MOORING_TAGS := kustomize_disable_go_plugin_support
 
+# A static binary (no cgo, as kubectl and kube-vip ship): it runs on any
+# node, and skips the dynamic loader, which costs every start 2-3 ms.
 bin/mooring: FORCE
-	$(GO) build -tags $(MOORING_TAGS) -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/mooring
+	CGO_ENABLED=0 $(GO) build -tags $(MOORING_TAGS) -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/mooring
 FORCE:
 
 ## deps: Debian packages the tests and benchmarks use (installed if missing).

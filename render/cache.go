@@ -1,11 +1,11 @@
 package render
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -66,36 +66,51 @@ func (r *Renderer) Render(rev *sources.Revision, opts Options) ([]Object, bool, 
 	return objs, false, nil
 }
 
-// RenderYAML returns the YAML stream WriteYAML writes for Render(rev,
-// opts) and whether it came from the cache. A hit on disk is served from the
-// file's YAML section without decoding a single object: a CLI run on an
-// unchanged tree pays for reading one file, not for rebuilding objects.
-func (r *Renderer) RenderYAML(rev *sources.Revision, opts Options) ([]byte, bool, error) {
-	opts = opts.withDefaults()
-	if key := cacheKey(rev, opts); key != "" && r.Dir != "" {
-		r.mu.Lock()
-		_, inMem := r.mem[key]
-		r.mu.Unlock()
-		if !inMem {
-			if f, err := os.Open(r.file(key)); err == nil {
-				y, err := readStream(f)
-				f.Close()
-				if err == nil {
-					return y, true, nil
-				}
-				// A corrupt file: Render below says so and rebuilds.
-			}
-		}
+// RenderYAML writes to w the YAML stream WriteYAML writes for Render(rev,
+// opts) and reports whether it came from the cache.
+func (r *Renderer) RenderYAML(w io.Writer, rev *sources.Revision, opts Options) (bool, error) {
+	if hit, err := r.ServeYAML(w, rev, opts); hit || err != nil {
+		return hit, err
 	}
 	objs, hit, err := r.Render(rev, opts)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
-	var buf bytes.Buffer
-	if err := WriteYAML(&buf, objs); err != nil {
-		return nil, false, err
+	return hit, WriteYAML(w, objs)
+}
+
+// ServeYAML writes to w the YAML stream of rev at opts from the disk cache,
+// if it holds one, and reports whether it did; on a miss it writes nothing.
+// The stream is copied from the file's YAML section without decoding a
+// single object, by the kernel when w is a file or a pipe: a CLI run on an
+// unchanged tree pays for one small read, not for rebuilding objects. A
+// result already in memory is left to Render, which has it decoded.
+func (r *Renderer) ServeYAML(w io.Writer, rev *sources.Revision, opts Options) (bool, error) {
+	opts = opts.withDefaults()
+	key := cacheKey(rev, opts)
+	if key == "" || r.Dir == "" {
+		return false, nil
 	}
-	return buf.Bytes(), hit, nil
+	r.mu.Lock()
+	_, inMem := r.mem[key]
+	r.mu.Unlock()
+	if inMem {
+		return false, nil
+	}
+	f, err := os.Open(r.file(key))
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	off, n, err := streamSection(f)
+	if err != nil {
+		// A corrupt file: Render says so and rebuilds it.
+		return false, nil
+	}
+	if err := copySection(w, f, off, n); err != nil {
+		return true, fmt.Errorf("render cache %s: %w", r.file(key), err)
+	}
+	return true, nil
 }
 
 func (r *Renderer) remember(key string, objs []Object) {

@@ -1,9 +1,12 @@
 package render_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -164,8 +167,10 @@ func TestRendererMemoryBound(t *testing.T) {
 }
 
 // TestRenderYAML checks that the YAML of a render is the same bytes on a
-// miss, a hit in memory, a hit read straight from the file's YAML section,
-// and after a corrupt file was rebuilt.
+// miss, a hit in memory, a hit copied straight from the file's YAML section
+// (to a buffer, a pipe, a regular file and an O_APPEND file: the kernel
+// copies the last three, or refuses and mooring copies), and after each
+// kind of corrupt file was rebuilt.
 func TestRenderYAML(t *testing.T) {
 	dir := t.TempDir()
 	rev := &sources.Revision{Tree: "0123abcd", FS: cacheRepo()}
@@ -177,14 +182,15 @@ func TestRenderYAML(t *testing.T) {
 	want := string(yamlOf(t, fresh))
 	step := func(name string, r *render.Renderer, wantHit bool) {
 		t.Helper()
-		y, hit, err := r.RenderYAML(rev, opts)
+		var buf bytes.Buffer
+		hit, err := r.RenderYAML(&buf, rev, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if hit != wantHit {
 			t.Errorf("%s: hit = %v, want %v", name, hit, wantHit)
 		}
-		if diff := cmp.Diff(want, string(y)); diff != "" {
+		if diff := cmp.Diff(want, buf.String()); diff != "" {
 			t.Errorf("%s: YAML differs from a fresh build's (-want +got):\n%s", name, diff)
 		}
 	}
@@ -192,12 +198,65 @@ func TestRenderYAML(t *testing.T) {
 	step("miss", r, false)
 	step("memory", r, true)
 	step("file", &render.Renderer{Dir: dir}, true)
-	for _, f := range cacheFiles(t, dir) {
-		if err := os.WriteFile(f, []byte("mooring-render-cache 3\n\x00\x00\x00\x00\x00\x00\x00\x02{}trailing"), 0o644); err != nil {
-			t.Fatal(err)
+
+	// ServeYAML to files the kernel writes.
+	serve := func(name string, w *os.File, read func() string) {
+		t.Helper()
+		hit, err := (&render.Renderer{Dir: dir}).ServeYAML(w, rev, opts)
+		if err != nil || !hit {
+			t.Fatalf("%s: ServeYAML = %v, %v; want a hit", name, hit, err)
+		}
+		if diff := cmp.Diff(want, read()); diff != "" {
+			t.Errorf("%s: YAML differs (-want +got):\n%s", name, diff)
 		}
 	}
-	step("corrupt file", &render.Renderer{Dir: dir}, false)
-	step("rewritten file", &render.Renderer{Dir: dir}, true)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(pr); got <- string(b) }()
+	serve("pipe", pw, func() string { pw.Close(); return <-got })
+	pr.Close()
+	for _, flag := range []int{os.O_TRUNC, os.O_APPEND} {
+		name := filepath.Join(t.TempDir(), "out.yaml")
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|flag, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serve(fmt.Sprintf("file (flag %#x)", flag), f, func() string {
+			f.Close()
+			b, _ := os.ReadFile(name)
+			return string(b)
+		})
+	}
+
+	// A miss writes nothing.
+	var none bytes.Buffer
+	if hit, err := (&render.Renderer{Dir: t.TempDir()}).ServeYAML(&none, rev, opts); hit || err != nil || none.Len() > 0 {
+		t.Errorf("ServeYAML with an empty cache = %v, %v, wrote %d bytes; want a silent miss", hit, err, none.Len())
+	}
+
+	files := cacheFiles(t, dir)
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"foreign file", []byte("not a cache file at all, but long enough to hold a prefix")},
+		{"older format", append([]byte("mooring-render-cache 3\n\x00\x00\x00\x00\x00\x00\x00\x02{}"), good[len(good)-100:]...)},
+		{"truncated", good[:len(good)-1]},
+		{"trailing bytes", append(slices.Clone(good), '\n')},
+		{"empty", nil},
+	} {
+		if err := os.WriteFile(files[0], c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		step(c.name, &render.Renderer{Dir: dir}, false)
+		step("rewritten after "+c.name, &render.Renderer{Dir: dir}, true)
+	}
 	step("no disk cache", &render.Renderer{}, false)
 }

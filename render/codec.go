@@ -13,21 +13,25 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
-// The on-disk cache encoding. A file is the magic line, the length of a
-// JSON header (files and per-object lengths), the header, then the YAML
-// stream exactly as WriteYAML prints it (documents joined by "---\n"), then
-// each object's JSON, back to back. JSON decodes faster than gob of the
-// same unstructured maps (BenchmarkCodec); the stored stream lets a cache hit
-// of `render -o yaml` read the header and that one section and write it out
-// as is.
+// The on-disk cache encoding. A file is the magic line, three big-endian
+// uint64 lengths (the JSON header, the YAML stream, the JSON section), the
+// header (files and per-object lengths), then the YAML stream exactly as
+// WriteYAML prints it (documents joined by "---\n"), then each object's
+// JSON, back to back. JSON decodes faster than gob of the same unstructured
+// maps (BenchmarkCodec). The lengths up front let a cache hit of `render -o
+// yaml` find the stream from 47 bytes and copy it out as is, without
+// decoding the header or reading the JSON.
 const (
-	codecVersion = 3
+	codecVersion = 4
 	codecExt     = ".cache"
 )
 
 // cacheMagic starts every cache file, so a foreign or truncated file is
 // recognised as corrupt.
-var cacheMagic = []byte("mooring-render-cache 3\n")
+var cacheMagic = []byte("mooring-render-cache 4\n")
+
+// prefixLen is the length of the magic and the three section lengths.
+var prefixLen = int64(len(cacheMagic) + 3*8)
 
 // docSep separates the documents of a YAML stream.
 const docSep = "---\n"
@@ -89,85 +93,88 @@ func encode(objs []Object) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	buf.Grow(len(cacheMagic) + 8 + len(hb) + ys.Len() + js.Len())
+	buf.Grow(int(prefixLen) + len(hb) + ys.Len() + js.Len())
 	buf.Write(cacheMagic)
-	buf.Write(binary.BigEndian.AppendUint64(nil, uint64(len(hb))))
+	for _, n := range []int{len(hb), ys.Len(), js.Len()} {
+		buf.Write(binary.BigEndian.AppendUint64(nil, uint64(n)))
+	}
 	buf.Write(hb)
 	buf.Write(ys.Bytes())
 	buf.Write(js.Bytes())
 	return buf.Bytes(), nil
 }
 
-// readHeader reads the magic and the header from r and returns the header
-// and the offset of the YAML stream.
-func readHeader(r io.ReaderAt) (cacheHeader, int64, error) {
-	var h cacheHeader
-	pre := make([]byte, len(cacheMagic)+8)
+// sections are where a cache file's parts are: the header from prefixLen,
+// then the YAML stream, then the JSON section.
+type sections struct {
+	header, stream, json int64 // lengths
+}
+
+// streamOffset is where the YAML stream starts.
+func (s sections) streamOffset() int64 { return prefixLen + s.header }
+
+// readSections reads the magic and the section lengths of a cache file of
+// size bytes, checking that they add up to the file.
+func readSections(r io.ReaderAt, size int64) (sections, error) {
+	var s sections
+	pre := make([]byte, prefixLen)
 	if _, err := r.ReadAt(pre, 0); err != nil || !bytes.Equal(pre[:len(cacheMagic)], cacheMagic) {
-		return h, 0, errors.New("not a mooring render cache file")
+		return s, errors.New("not a mooring render cache file")
 	}
-	n := binary.BigEndian.Uint64(pre[len(cacheMagic):])
-	if n > maxHeader {
-		return h, 0, errors.New("header too long")
+	var l [3]uint64
+	for i := range l {
+		l[i] = binary.BigEndian.Uint64(pre[len(cacheMagic)+8*i:])
 	}
-	hb := make([]byte, n)
-	if _, err := r.ReadAt(hb, int64(len(pre))); err != nil {
-		return h, 0, fmt.Errorf("truncated header: %w", err)
+	if l[0] > maxHeader {
+		return s, errors.New("header too long")
 	}
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return h, 0, fmt.Errorf("header: %w", err)
+	// Each length is at most the file's size, so the sum cannot overflow.
+	if l[1] > uint64(size) || l[2] > uint64(size) || uint64(prefixLen)+l[0]+l[1]+l[2] != uint64(size) {
+		return s, fmt.Errorf("sections are %d+%d+%d bytes, file holds %d", l[0], l[1], l[2], size-prefixLen)
 	}
-	if err := h.check(); err != nil {
-		return h, 0, err
-	}
-	return h, int64(len(pre)) + int64(n), nil
+	return sections{header: int64(l[0]), stream: int64(l[1]), json: int64(l[2])}, nil
 }
 
 // maxHeader bounds a header: file names and two lengths per object.
 const maxHeader = 64 << 20
 
 // parseCache splits a cache file into its header, its YAML stream and its
-// JSON section, checking that the lengths add up.
+// JSON section, checking that the lengths agree.
 func parseCache(data []byte) (h cacheHeader, ys, js []byte, err error) {
-	h, off, err := readHeader(bytes.NewReader(data))
+	s, err := readSections(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return h, nil, nil, err
 	}
-	body := data[off:]
-	yl, jl := h.streamLen(), 0
+	if err := json.Unmarshal(data[prefixLen:s.streamOffset()], &h); err != nil {
+		return h, nil, nil, fmt.Errorf("header: %w", err)
+	}
+	if err := h.check(); err != nil {
+		return h, nil, nil, err
+	}
+	jl := 0
 	for _, l := range h.JSONLens {
 		jl += l
 	}
-	if yl+jl != len(body) {
-		return h, nil, nil, fmt.Errorf("sections are %d bytes, file holds %d", yl+jl, len(body))
+	if int64(h.streamLen()) != s.stream || int64(jl) != s.json {
+		return h, nil, nil, errors.New("header and section lengths differ")
 	}
-	return h, body[:yl], body[yl:], nil
+	body := data[s.streamOffset():]
+	return h, body[:s.stream], body[s.stream:], nil
 }
 
-// readStream reads only the YAML stream of the cache file f: what a cache
-// hit of `mooring render -o yaml` prints, byte for byte what WriteYAML
-// writes. The objects' JSON is not read at all.
-func readStream(f *os.File) ([]byte, error) {
-	h, off, err := readHeader(f)
-	if err != nil {
-		return nil, err
-	}
+// streamSection returns where the YAML stream of the cache file f is: what
+// a cache hit of `mooring render -o yaml` prints, byte for byte what
+// WriteYAML writes. Neither the header nor the JSON is read.
+func streamSection(f *os.File) (off, n int64, err error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return 0, 0, err
 	}
-	yl, jl := int64(h.streamLen()), int64(0)
-	for _, l := range h.JSONLens {
-		jl += int64(l)
+	s, err := readSections(f, fi.Size())
+	if err != nil {
+		return 0, 0, err
 	}
-	if off+yl+jl != fi.Size() {
-		return nil, fmt.Errorf("sections are %d bytes, file holds %d", yl+jl, fi.Size()-off)
-	}
-	ys := make([]byte, yl)
-	if _, err := f.ReadAt(ys, off); err != nil {
-		return nil, fmt.Errorf("read stream: %w", err)
-	}
-	return ys, nil
+	return s.streamOffset(), s.stream, nil
 }
 
 func decode(data []byte) ([]Object, error) {

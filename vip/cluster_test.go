@@ -38,6 +38,7 @@ func runMain(m *testing.M) int {
 	mooringBin = filepath.Join(dir, "mooring")
 	// Built with the tags make builds it with.
 	build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", mooringBin, "github.com/mooringhq/mooring/cmd/mooring")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build mooring:", err)

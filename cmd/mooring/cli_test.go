@@ -31,7 +31,9 @@ func mooringBinary(t *testing.T) string {
 		}
 		binPath = filepath.Join(dir, "mooring")
 		// Built with the tags make builds it with.
-		out, err := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, ".").CombinedOutput()
+		build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
+		out, err := build.CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))
 		}

@@ -30,11 +30,7 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if output == "yaml" {
-				y, err := src.renderYAML(cmd.Context())
-				if err != nil {
-					return exitCode(2, err)
-				}
-				if _, err := out.Write(y); err != nil {
+				if err := src.writeYAML(cmd.Context(), out); err != nil {
 					return exitCode(2, err)
 				}
 				return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -131,18 +132,36 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 	return objs, nil
 }
 
-// renderYAML fetches the revision the flags name and returns its YAML
-// stream, straight from the render cache when the tree is unchanged.
-func (f *sourceFlags) renderYAML(ctx context.Context) ([]byte, error) {
+// writeYAML fetches the revision the flags name and writes its YAML stream
+// to w, straight from the render cache when the tree is unchanged. Until
+// that is known, the collector waits: a hit allocates a few megabytes that
+// the exit frees anyway.
+func (f *sourceFlags) writeYAML(ctx context.Context, w io.Writer) error {
+	release := holdGC()
+	rev, hit, err := f.serveYAML(ctx, w)
+	release()
+	if hit || err != nil {
+		return err
+	}
+	objs, err := f.renderRevision(rev)
+	if err != nil {
+		return err
+	}
+	return render.WriteYAML(w, objs)
+}
+
+// serveYAML fetches the revision the flags name and writes its YAML stream
+// to w if the render cache holds it.
+func (f *sourceFlags) serveYAML(ctx context.Context, w io.Writer) (*sources.Revision, bool, error) {
 	rev, err := f.revision(ctx, f.ref)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	y, _, err := f.renderer().RenderYAML(rev, f.renderOptions())
+	hit, err := f.renderer().ServeYAML(w, rev, f.renderOptions())
 	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
+		return nil, hit, fmt.Errorf("%s at %s: %w", f.path, rev.Short(), err)
 	}
-	return y, nil
+	return rev, hit, nil
 }
 
 // load fetches the revision the flags name and renders it.
