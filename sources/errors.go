@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Kinds of failure. Fetch returns an *Error whose Kind is one of these; test
@@ -70,9 +71,9 @@ func newError(kind error, repo, ref, msg string, cause error, secrets ...string)
 
 var (
 	// An HTTP user may be a token, so HTTP userinfo goes entirely.
-	httpUserinfo = regexp.MustCompile(`((?i:https?)://)[^/@\s]*@`)
+	httpUserinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`((?i:https?)://)[^/@\s]*@`) })
 	// Other schemes keep the user (ssh://git@host) and lose any password.
-	urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*):[^/@\s]*@`)
+	urlPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@\s]*):[^/@\s]*@`) })
 )
 
 // redact removes each secret, HTTP URL userinfo and URL passwords from s.
@@ -82,6 +83,6 @@ func redact(s string, secrets ...string) string {
 			s = strings.ReplaceAll(s, sec, "***")
 		}
 	}
-	s = httpUserinfo.ReplaceAllString(s, "$1")
-	return urlPassword.ReplaceAllString(s, "$1@")
+	s = httpUserinfo().ReplaceAllString(s, "$1")
+	return urlPassword().ReplaceAllString(s, "$1@")
 }

@@ -166,7 +166,7 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 // extraRef returns the ref to fetch by name when ref is outside branches and
 // tags (pull and merge request refs, which a default fetch leaves out).
 func extraRef(ref string) (plumbing.ReferenceName, bool) {
-	if !strings.HasPrefix(ref, "refs/") && !pullShort.MatchString(ref) && !mrShort.MatchString(ref) {
+	if !strings.HasPrefix(ref, "refs/") && !pullShort().MatchString(ref) && !mrShort().MatchString(ref) {
 		return "", false
 	}
 	name := refCandidates(ref)[0]

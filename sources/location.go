@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // location is where a repository lives: a local folder, or a remote URL
@@ -41,7 +42,7 @@ func (l location) cacheKey() string {
 }
 
 // scpLike matches Git's "[user@]host:path" SSH form.
-var scpLike = regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]`)
+var scpLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:[^@/:]+@)?[^@/:]+:[^/]`) })
 
 // parseLocation tells URLs from local paths the way git does: a scheme, or
 // "[user@]host:path" when no such local path exists, is a URL.
@@ -76,7 +77,7 @@ func parseLocation(repo string) (location, error) {
 		loc.url = u.String()
 		return loc, nil
 	}
-	if _, err := os.Stat(repo); err != nil && scpLike.MatchString(repo) {
+	if _, err := os.Stat(repo); err != nil && scpLike().MatchString(repo) {
 		return location{url: repo}, nil
 	}
 	abs, err := filepath.Abs(repo)
@@ -98,7 +99,7 @@ func CanonicalURL(raw string) string {
 		return strings.TrimSuffix(p, "/")
 	}
 	if !strings.Contains(raw, "://") {
-		if host, p, ok := strings.Cut(raw, ":"); ok && scpLike.MatchString(raw) && !filepath.IsAbs(raw) {
+		if host, p, ok := strings.Cut(raw, ":"); ok && scpLike().MatchString(raw) && !filepath.IsAbs(raw) {
 			if i := strings.LastIndex(host, "@"); i >= 0 {
 				host = host[i+1:]
 			}

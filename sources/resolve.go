@@ -7,25 +7,28 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
+// The regular expressions of this package are compiled on first use, not
+// at start: every mooring command pays for package initialization.
 var (
-	hexRef    = regexp.MustCompile(`^[0-9a-fA-F]{4,40}$`)
-	pullShort = regexp.MustCompile(`^pull/([0-9]+)$`)
-	mrShort   = regexp.MustCompile(`^merge-requests/([0-9]+)$`)
+	hexRef    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{4,40}$`) })
+	pullShort = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^pull/([0-9]+)$`) })
+	mrShort   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^merge-requests/([0-9]+)$`) })
 )
 
 // refCandidates lists the full ref names ref may mean, in git rev-parse's
 // order (tags before branches), with the pull-request shorthands first.
 func refCandidates(ref string) []plumbing.ReferenceName {
-	if m := pullShort.FindStringSubmatch(ref); m != nil {
+	if m := pullShort().FindStringSubmatch(ref); m != nil {
 		return []plumbing.ReferenceName{plumbing.ReferenceName("refs/pull/" + m[1] + "/head")}
 	}
-	if m := mrShort.FindStringSubmatch(ref); m != nil {
+	if m := mrShort().FindStringSubmatch(ref); m != nil {
 		return []plumbing.ReferenceName{plumbing.ReferenceName("refs/merge-requests/" + m[1] + "/head")}
 	}
 	if ref == "HEAD" || strings.HasPrefix(ref, "refs/") {
@@ -41,7 +44,7 @@ func refCandidates(ref string) []plumbing.ReferenceName {
 }
 
 // isFullSHA reports whether ref is a 40-digit hex SHA.
-func isFullSHA(ref string) bool { return len(ref) == 40 && hexRef.MatchString(ref) }
+func isFullSHA(ref string) bool { return len(ref) == 40 && hexRef().MatchString(ref) }
 
 // resolve finds the commit ref names in r: "" is HEAD; then refs (as
 // refCandidates orders them); then a full or unique short SHA.
@@ -88,7 +91,7 @@ func resolve(r *git.Repository, repo, ref string) (*object.Commit, error) {
 			return peel(r, repo, ref, rf.Hash())
 		}
 	}
-	if hexRef.MatchString(ref) {
+	if hexRef().MatchString(ref) {
 		hashes, err := hashesWithPrefix(r, strings.ToLower(ref))
 		if err != nil {
 			return nil, newError(ErrRefNotFound, repo, ref, fmt.Sprintf("ref %q in %s", ref, repo), err)
@@ -184,7 +187,7 @@ func peel(r *git.Repository, repo, ref string, h plumbing.Hash) (*object.Commit,
 }
 
 // ancestryRef matches git's ancestry suffixes: main~2, HEAD^, v1.0^2~1.
-var ancestryRef = regexp.MustCompile(`^(.*?)((?:[~^][0-9]*)+)$`)
+var ancestryRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*?)((?:[~^][0-9]*)+)$`) })
 
 // step is one ancestry suffix: parent n of the commit (n 0: the commit
 // itself), repeated times times.
@@ -194,7 +197,7 @@ type step struct {
 
 // splitAncestry splits "main~2^2" into "main" and its steps.
 func splitAncestry(ref string) (string, []step, bool) {
-	m := ancestryRef.FindStringSubmatch(ref)
+	m := ancestryRef().FindStringSubmatch(ref)
 	if m == nil || m[1] == "" {
 		return "", nil, false
 	}
