@@ -43,7 +43,7 @@ func newWorktreeFS(root string, files []string, head *treeFS, rules *ignoreRules
 
 // hidden returns an error when git ignores name.
 func (w *worktreeFS) hidden(op, name string) error {
-	if w.rules == nil || !fs.ValidPath(name) || w.rules.tracked[name] || w.rules.trackedDirs[name] {
+	if w.rules == nil || !fs.ValidPath(name) || w.rules.isTracked(name) || w.rules.holdsTracked(name) {
 		return nil // most reads are of tracked files: no lstat for them
 	}
 	isDir := false
