@@ -14,8 +14,8 @@ import (
 )
 
 // TestProvenClean runs the cheap clean check against trees git itself
-// wrote, in each index version, after one kind of edit each, and holds it
-// to git status.
+// wrote, in index versions 2 and 4, after one kind of edit each, and holds
+// it to git status.
 func TestProvenClean(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -152,7 +152,9 @@ func TestProvenClean(t *testing.T) {
 			testbed.NewGitWork(t, filepath.Join(w.Dir, "build/vendor-repo"))
 		}, true},
 	} {
-		for _, version := range []string{"2", "3", "4"} {
+		// Version 3 differs from 2 only in entries with extended flags,
+		// which the check refuses (TestReadIndex reads them).
+		for _, version := range []string{"2", "4"} {
 			t.Run("v"+version+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				w := cleanFixture(t, version)
