@@ -34,8 +34,11 @@ var logLevel = new(slog.LevelVar)
 
 func init() {
 	rootCmd.PersistentFlags().Var(levelFlag{logLevel}, "log-level", "log level: debug, info, warn, error")
-	rootCmd.PersistentPreRun = func(*cobra.Command, []string) {
+	rootCmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})))
+		if cmd.Annotations[gcLookup] == "" {
+			steadyGC()
+		}
 	}
 	logLevel.Set(slog.LevelWarn)
 }
@@ -67,25 +70,29 @@ func exitCode(code int, err error) error { return &exitError{code: code, err: er
 // and to small CI runners.
 const gcPercent = 75
 
-// lookupGCPercent is the GC target while a command only looks a result up
-// (a render cache hit): the first collection then waits for 16 MB of heap
-// instead of 3, which such a run never reaches.
+// lookupGCPercent is the GC target from start until a command begins real
+// work: parsing flags and looking a result up (a render cache hit) allocate
+// a few megabytes, which the exit frees sooner than a collection would. At
+// 400 the first collection waits for 16 MB of heap instead of 3.
 const lookupGCPercent = 400
 
-// holdGC sets lookupGCPercent and returns the function that puts gcPercent
-// back, before any real work. With GOGC set, the user's choice stands.
-func holdGC() (release func()) {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
+// gcLookup annotates a command that starts by looking a result up: it keeps
+// lookupGCPercent until it calls steadyGC. Every other command calls it
+// before its Run.
+const gcLookup = "mooring.dev/gc-lookup"
+
+// setGC sets the GC target unless the user chose one with GOGC.
+func setGC(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
 	}
-	debug.SetGCPercent(lookupGCPercent)
-	return func() { debug.SetGCPercent(gcPercent) }
 }
 
+// steadyGC sets the GC target for real work.
+func steadyGC() { setGC(gcPercent) }
+
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
+	setGC(lookupGCPercent)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := rootCmd.ExecuteContext(ctx)
 	stop()

@@ -26,7 +26,8 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 
   # a branch of a remote repo, as JSON
   mooring render --repo https://git.example.com/ops/network.git --ref main --path overlays/prod -o json`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{gcLookup: "render cache"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			if output == "yaml" {
@@ -35,6 +36,7 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 				}
 				return nil
 			}
+			steadyGC()
 			_, objs, err := src.load(cmd.Context())
 			if err != nil {
 				return exitCode(2, err)

@@ -133,16 +133,14 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 }
 
 // writeYAML fetches the revision the flags name and writes its YAML stream
-// to w, straight from the render cache when the tree is unchanged. Until
-// that is known, the collector waits: a hit allocates a few megabytes that
-// the exit frees anyway.
+// to w, straight from the render cache when the tree is unchanged. Only a
+// miss sets the GC target for rendering (see gcLookup).
 func (f *sourceFlags) writeYAML(ctx context.Context, w io.Writer) error {
-	release := holdGC()
 	rev, hit, err := f.serveYAML(ctx, w)
-	release()
 	if hit || err != nil {
 		return err
 	}
+	steadyGC()
 	objs, err := f.renderRevision(rev)
 	if err != nil {
 		return err
