@@ -36,14 +36,15 @@ func main() {
 	kubectl := flag.String("kubectl", "kubectl", "kubectl binary (the anchor)")
 	dir := flag.String("dir", ".cache/bench/bigrepo", "folder for the generated repository (rewritten)")
 	rounds := flag.Int("rounds", 3, "rounds per measurement (the median is printed)")
+	repeat := flag.Int("repeat", 5, "runs per round of the short measurements (cache hit, process start), which vary more")
 	flag.Parse()
-	if err := run(*mooring, *kubectl, *dir, *rounds); err != nil {
+	if err := run(*mooring, *kubectl, *dir, *rounds, *repeat); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrender:", err)
 		os.Exit(1)
 	}
 }
 
-func run(mooring, kubectl, dir string, rounds int) error {
+func run(mooring, kubectl, dir string, rounds, repeat int) error {
 	var err error
 	if mooring, err = filepath.Abs(mooring); err != nil {
 		return err
@@ -76,7 +77,7 @@ func run(mooring, kubectl, dir string, rounds int) error {
 	fmt.Printf("repository: %s (%d objects, overlay %s)\n", dir, opts.Objects(), gen.Overlay)
 	fmt.Printf("kubectl:    %s (%s)\n", kubectl, strings.ReplaceAll(strings.TrimSpace(string(ver)), "\n", ", "))
 	fmt.Printf("mooring:    %s\n", mooring)
-	fmt.Printf("rounds:     %d, median shown\n\n", rounds)
+	fmt.Printf("rounds:     %d (cache hit and process start: %d runs each), median shown\n\n", rounds, rounds*repeat)
 
 	cacheRoot, err := os.MkdirTemp("", "mooring-bench-cache-")
 	if err != nil {
@@ -87,17 +88,20 @@ func run(mooring, kubectl, dir string, rounds int) error {
 	var kube, cold, warm, kubeStart, start []sample
 	for i := range rounds {
 		// Process start alone, for scale: a cache hit cannot take less.
-		s, err := measure(dir, kubectl, "version", "--client")
-		if err != nil {
-			return fmt.Errorf("kubectl version: %w", err)
+		for range repeat {
+			s, err := measure(dir, kubectl, "version", "--client")
+			if err != nil {
+				return fmt.Errorf("kubectl version: %w", err)
+			}
+			kubeStart = append(kubeStart, s)
+			if s, err = measure(dir, mooring, "version"); err != nil {
+				return fmt.Errorf("mooring version: %w", err)
+			}
+			start = append(start, s)
 		}
-		kubeStart = append(kubeStart, s)
-		if s, err = measure(dir, mooring, "version"); err != nil {
-			return fmt.Errorf("mooring version: %w", err)
-		}
-		start = append(start, s)
 
-		if s, err = measure(dir, kubectl, "kustomize", gen.Overlay); err != nil {
+		s, err := measure(dir, kubectl, "kustomize", gen.Overlay)
+		if err != nil {
 			return fmt.Errorf("kubectl kustomize: %w", err)
 		}
 		kube = append(kube, s)
@@ -107,10 +111,12 @@ func run(mooring, kubectl, dir string, rounds int) error {
 			return fmt.Errorf("mooring render (cold): %w", err)
 		}
 		cold = append(cold, s)
-		if s, err = measure(dir, mooring, args...); err != nil {
-			return fmt.Errorf("mooring render (warm): %w", err)
+		for range repeat {
+			if s, err = measure(dir, mooring, args...); err != nil {
+				return fmt.Errorf("mooring render (warm): %w", err)
+			}
+			warm = append(warm, s)
 		}
-		warm = append(warm, s)
 	}
 	k := median(kube)
 	fmt.Printf("%-34s %10s %10s %10s %11s %11s %10s\n", "", "wall", "cpu", "peak RSS", "wall ratio", "cpu ratio", "RSS ratio")
