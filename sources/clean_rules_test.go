@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 
 	"github.com/mooringhq/mooring/internal/testbed"
@@ -30,28 +29,13 @@ func TestProvenCleanRules(t *testing.T) {
 	w.Git("add", "--force", "forced.tmp")
 	w.Commit("rules")
 	w.WriteFiles(map[string]string{".git/info/exclude": "local/\n"})
-	r, err := git.PlainOpen(w.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, wt, tree := OpenHead(t, w.Dir)
 	wt.Excludes = []gitignore.Pattern{gitignore.ParsePattern("excluded.yaml", nil)}
-	head, err := r.Head()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
 	exclude, err := readIgnore(filepath.Join(w.Dir, ".git", "info", "exclude"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, why := notProvenClean(r, wt, exclude, c.TreeHash)
+	fast, why := notProvenClean(r, wt, exclude, tree)
 	if why != "" {
 		t.Fatalf("not proven clean: %s", why)
 	}

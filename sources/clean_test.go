@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
-
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/sources"
 )
@@ -292,23 +290,8 @@ func cleanFixture(t *testing.T, version string) *testbed.GitWork {
 // provenClean runs the cheap clean check on the working tree at dir.
 func provenClean(t *testing.T, dir string) (bool, string) {
 	t.Helper()
-	r, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := r.Head()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, why := sources.NotProvenClean(r, wt, c.TreeHash)
+	r, wt, tree := sources.OpenHead(t, dir)
+	_, why := sources.NotProvenClean(r, wt, tree)
 	return why == "", why
 }
 
@@ -369,24 +352,9 @@ func BenchmarkProvenClean(b *testing.B) {
 		w.Commit("bench")
 		time.Sleep(10 * time.Millisecond) // let the index be older than any file
 	}
-	r, err := git.PlainOpen(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		b.Fatal(err)
-	}
-	head, err := r.Head()
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, wt, tree := sources.OpenHead(b, dir)
 	for b.Loop() {
-		if _, why := sources.NotProvenClean(r, wt, c.TreeHash); why != "" {
+		if _, why := sources.NotProvenClean(r, wt, tree); why != "" {
 			b.Fatal(why)
 		}
 	}

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"path/filepath"
+	"testing"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -15,4 +16,27 @@ func NotProvenClean(r *git.Repository, wt *git.Worktree, headTree plumbing.Hash)
 		return nil, err.Error()
 	}
 	return notProvenClean(r, wt, exclude, headTree)
+}
+
+// OpenHead opens the repository at dir and returns it, its worktree and
+// HEAD's tree: what the clean proof is given.
+func OpenHead(tb testing.TB, dir string) (*git.Repository, *git.Worktree, plumbing.Hash) {
+	tb.Helper()
+	r, err := git.PlainOpen(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	head, err := r.Head()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := r.CommitObject(head.Hash())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r, wt, c.TreeHash
 }
