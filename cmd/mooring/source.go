@@ -133,9 +133,14 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 }
 
 // writeYAML fetches the revision the flags name and writes its YAML stream
-// to w, straight from the render cache when the tree is unchanged. Only a
-// miss sets the GC target for rendering (see gcLookup).
+// to w, straight from the render cache when the tree is unchanged. Opening
+// a local working tree and a hit run with the lookup GC target (see
+// gcLookup); a fetch over the network, whose heap can grow with the
+// repository, and a miss run with the steady one.
 func (f *sourceFlags) writeYAML(ctx context.Context, w io.Writer) error {
+	if fi, err := os.Stat(f.repo); err != nil || !fi.IsDir() {
+		steadyGC()
+	}
 	rev, hit, err := f.serveYAML(ctx, w)
 	if hit || err != nil {
 		return err
