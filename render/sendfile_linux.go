@@ -17,10 +17,10 @@ func copySection(w io.Writer, f *os.File, off, n int64) error {
 		if err == nil {
 			return nil
 		}
-		if sent > 0 {
-			return err
-		}
-		// sendfile refuses some pairs (an O_APPEND file, for one): copy.
+		// sendfile refuses some pairs (an O_APPEND file, for one), and a
+		// reader may go away (mooring render | head): write the rest the
+		// ordinary way, which fails as any write does, SIGPIPE included.
+		off, n = off+sent, n-sent
 	}
 	_, err := io.Copy(w, io.NewSectionReader(f, off, n))
 	return err

@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mooringhq/mooring/internal/gen"
 )
 
 var (
@@ -292,4 +296,63 @@ func TestEveryCommandHasExamples(t *testing.T) {
 		}
 	}
 	walk(rootCmd)
+}
+
+// TestRenderCacheHitOutput: a cache hit prints the same bytes as the render
+// that filled the cache, to a file (which the kernel writes) as to a pipe,
+// and a reader that goes away ends mooring by SIGPIPE, silently, as it ends
+// any command that writes to a closed pipe.
+func TestRenderCacheHitOutput(t *testing.T) {
+	dir := t.TempDir()
+	// Over a pipe's 64 KiB buffer, so that the early reader below is left
+	// with unwritten output.
+	if err := gen.Write(dir, gen.Options{Pools: 20, Ingresses: 200, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	gitCLI(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "generated")
+	cache := t.TempDir()
+	args := []string{"render", "--repo", dir, "--path", gen.Overlay, "-o", "yaml", "--cache-dir", cache}
+	code, miss := run(t, args...)
+	if code != 0 || len(miss) <= 64<<10 {
+		t.Fatalf("cold render: exit %d, %d bytes", code, len(miss))
+	}
+	if code, hit := run(t, args...); code != 0 || hit != miss {
+		t.Errorf("cache hit to a pipe: exit %d, output differs from the cold render's: %v", code, hit != miss)
+	}
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "out.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(mooringBinary(t), args...)
+	var errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = f, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cache hit to a file: %v\n%s", err, errOut.String())
+	}
+	f.Close()
+	if b, _ := os.ReadFile(f.Name()); string(b) != miss {
+		t.Errorf("cache hit to a file: %d bytes, differs from the cold render's %d", len(b), len(miss))
+	}
+
+	cmd = exec.Command(mooringBinary(t), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(stdout, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGPIPE || stderr.Len() > 0 {
+		t.Errorf("reader gone: %v, stderr %q; want death by SIGPIPE and nothing on stderr", err, stderr.String())
+	}
 }
