@@ -66,25 +66,13 @@ func (r *Renderer) Render(rev *sources.Revision, opts Options) ([]Object, bool, 
 	return objs, false, nil
 }
 
-// RenderYAML writes to w the YAML stream WriteYAML writes for Render(rev,
-// opts) and reports whether it came from the cache.
-func (r *Renderer) RenderYAML(w io.Writer, rev *sources.Revision, opts Options) (bool, error) {
-	if hit, err := r.ServeYAML(w, rev, opts); hit || err != nil {
-		return hit, err
-	}
-	objs, hit, err := r.Render(rev, opts)
-	if err != nil {
-		return false, err
-	}
-	return hit, WriteYAML(w, objs)
-}
-
 // ServeYAML writes to w the YAML stream of rev at opts from the disk cache,
 // if it holds one, and reports whether it did; on a miss it writes nothing.
 // The stream is copied from the file's YAML section without decoding a
 // single object, by the kernel when w is a file or a pipe: a CLI run on an
 // unchanged tree pays for one small read, not for rebuilding objects. A
-// result already in memory is left to Render, which has it decoded.
+// result already in memory is left to Render, which has it decoded. On a
+// miss, callers Render and WriteYAML.
 func (r *Renderer) ServeYAML(w io.Writer, rev *sources.Revision, opts Options) (bool, error) {
 	opts = opts.withDefaults()
 	key := cacheKey(rev, opts)

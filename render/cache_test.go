@@ -183,7 +183,7 @@ func TestRenderYAML(t *testing.T) {
 	step := func(name string, r *render.Renderer, wantHit bool) {
 		t.Helper()
 		var buf bytes.Buffer
-		hit, err := r.RenderYAML(&buf, rev, opts)
+		hit, err := renderYAML(&buf, r, rev, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -259,4 +259,17 @@ func TestRenderYAML(t *testing.T) {
 		step("rewritten after "+c.name, &render.Renderer{Dir: dir}, true)
 	}
 	step("no disk cache", &render.Renderer{}, false)
+}
+
+// renderYAML writes the YAML of rev as mooring render -o yaml does: from
+// the disk cache if it holds it, else rendered, and reports a cache hit.
+func renderYAML(w io.Writer, r *render.Renderer, rev *sources.Revision, opts render.Options) (bool, error) {
+	if hit, err := r.ServeYAML(w, rev, opts); hit || err != nil {
+		return hit, err
+	}
+	objs, hit, err := r.Render(rev, opts)
+	if err != nil {
+		return false, err
+	}
+	return hit, render.WriteYAML(w, objs)
 }

@@ -90,12 +90,17 @@ func (f *sourceFlags) renderer() *render.Renderer {
 	return &render.Renderer{Dir: filepath.Join(f.cacheDir, "render")}
 }
 
+// localRepo reports whether --repo is a folder on this machine, not a URL.
+func (f *sourceFlags) localRepo() bool {
+	fi, err := os.Stat(f.repo)
+	return err == nil && fi.IsDir()
+}
+
 // buildPath is the --path flag relative to the repository root. A user may
 // point --repo at a folder inside a repository (e.g. examples-repo); --path is
 // then relative to that folder, as it reads on the command line.
 func (f *sourceFlags) buildPath() string {
-	fi, err := os.Stat(f.repo)
-	if err != nil || !fi.IsDir() {
+	if !f.localRepo() {
 		return f.path // a URL
 	}
 	abs, err := filepath.Abs(f.repo)
@@ -138,7 +143,7 @@ func (f *sourceFlags) renderRevision(rev *sources.Revision) ([]render.Object, er
 // gcLookup); a fetch over the network, whose heap can grow with the
 // repository, and a miss run with the steady one.
 func (f *sourceFlags) writeYAML(ctx context.Context, w io.Writer) error {
-	if fi, err := os.Stat(f.repo); err != nil || !fi.IsDir() {
+	if !f.localRepo() {
 		steadyGC()
 	}
 	rev, hit, err := f.serveYAML(ctx, w)
