@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/mooringhq/mooring/forge"
 	"github.com/mooringhq/mooring/forge/gitea"
@@ -387,11 +388,12 @@ func TestWebhook(t *testing.T) {
 
 func TestOutageQueuesAndDelivers(t *testing.T) {
 	repo, _, sha := pushExamples(t, "outage")
+	clock := clocktesting.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	q := forge.NewQueue(newClient(t, 0), forge.QueueOptions{
 		Dir: t.TempDir(), Target: "gitea " + srv.URL, Forge: "gitea",
 		Retry:   forge.RetryOptions{Attempts: 2, Base: 10 * time.Millisecond, Max: 20 * time.Millisecond, AttemptTimeout: 5 * time.Second},
 		Secrets: []forge.Token{forge.Token(srv.Token)},
-		Now:     func() time.Time { return time.Now().Add(time.Hour) }, // queued deliveries are due at once
+		Now:     clock.Now, // stepped past each backoff below, however fast the machine
 	})
 	ctx := context.Background()
 
@@ -428,6 +430,7 @@ func TestOutageQueuesAndDelivers(t *testing.T) {
 		}
 	}
 	// Flushing while Gitea is still down keeps everything.
+	clock.Step(time.Hour)
 	if n, w, _ := q.Flush(ctx); n != 0 || w != 3 {
 		t.Errorf("flush while down: delivered %d, waiting %d; want 0, 3", n, w)
 	}
@@ -436,6 +439,7 @@ func TestOutageQueuesAndDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = false
+	clock.Step(time.Hour)
 	n, waiting, err := q.Flush(ctx)
 	if err != nil || n != 3 || waiting != 0 {
 		t.Fatalf("flush after restart: delivered %d, waiting %d, err %v; want 3, 0, nil", n, waiting, err)
