@@ -208,6 +208,10 @@ func (b *builder) pool(s *src, obj map[string]any) {
 	if p.Spec.AutoAssign != nil {
 		pool.AutoAssign = *p.Spec.AutoAssign
 	}
+	if a := p.Spec.AllocateTo; a != nil {
+		pool.Allocation = &Allocation{Priority: a.Priority, Namespaces: a.Namespaces,
+			NamespaceSelectors: a.NamespaceSelectors, ServiceSelectors: a.ServiceSelectors}
+	}
 	for i, a := range p.Spec.Addresses {
 		r, err := ParseRange(a)
 		if err != nil {
@@ -229,13 +233,18 @@ func (b *builder) l2adv(s *src, obj map[string]any) {
 	if !s.decode(obj, &a) {
 		return
 	}
-	b.m.L2Advertisements = append(b.m.L2Advertisements, L2Advertisement{
-		Meta:          s.meta,
-		Pools:         a.Spec.IPAddressPools,
-		PoolSelectors: a.Spec.IPAddressPoolSelectors,
-		NodeSelectors: a.Spec.NodeSelectors,
-		Interfaces:    a.Spec.Interfaces,
-	})
+	adv := L2Advertisement{
+		Meta:             s.meta,
+		Pools:            a.Spec.IPAddressPools,
+		PoolSelectors:    a.Spec.IPAddressPoolSelectors,
+		NodeSelectors:    a.Spec.NodeSelectors,
+		Interfaces:       a.Spec.Interfaces,
+		ServiceSelectors: a.Spec.ServiceSelectors,
+	}
+	for _, p := range a.Spec.PreferredNodeSelectors {
+		adv.PreferredNodeSelectors = append(adv.PreferredNodeSelectors, p.Preference)
+	}
+	b.m.L2Advertisements = append(b.m.L2Advertisements, adv)
 }
 
 func (b *builder) ingressClass(s *src, obj map[string]any) {

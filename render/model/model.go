@@ -41,6 +41,18 @@ type Pool struct {
 	// AvoidBuggyIPs is spec.avoidBuggyIPs: addresses ending in .0 and .255
 	// are not handed out.
 	AvoidBuggyIPs bool
+	// Allocation is spec.serviceAllocation; nil when the pool serves every
+	// namespace and Service.
+	Allocation *Allocation `json:",omitempty"`
+}
+
+// Allocation is an IPAddressPool's spec.serviceAllocation: the namespaces
+// and Services the pool's addresses may go to.
+type Allocation struct {
+	Priority           int
+	Namespaces         []string
+	NamespaceSelectors []metav1.LabelSelector
+	ServiceSelectors   []metav1.LabelSelector
 }
 
 // L2Advertisement is a MetalLB L2Advertisement (metallb.io/v1beta1).
@@ -54,6 +66,11 @@ type L2Advertisement struct {
 	NodeSelectors []metav1.LabelSelector
 	// Interfaces is spec.interfaces.
 	Interfaces []string
+	// ServiceSelectors is spec.serviceSelectors.
+	ServiceSelectors []metav1.LabelSelector `json:",omitempty"`
+	// PreferredNodeSelectors are the preference selectors of
+	// spec.preferredNodeSelectors, index for index.
+	PreferredNodeSelectors []metav1.LabelSelector `json:",omitempty"`
 }
 
 // IngressClass is a networking.k8s.io/v1 IngressClass.

@@ -13,9 +13,8 @@ import (
 
 // Codes of L2Advertisement findings.
 const (
-	CodeL2AdvMissingPool     = "l2adv-missing-pool"
-	CodeL2AdvSelectorNone    = "l2adv-selector-matches-none"
-	CodeL2AdvInvalidSelector = "l2adv-invalid-selector"
+	CodeL2AdvMissingPool  = "l2adv-missing-pool"
+	CodeL2AdvSelectorNone = "l2adv-selector-matches-none"
 )
 
 // Selected returns the names of the pools an advertisement announces, the
@@ -81,9 +80,7 @@ func advertisements(m *model.Model) []finding.Finding {
 			field := fmt.Sprintf("spec.ipAddressPoolSelectors[%d]", i)
 			s, err := metav1.LabelSelectorAsSelector(&a.PoolSelectors[i])
 			if err != nil {
-				fs = append(fs, at(a.Meta, finding.Error, CodeL2AdvInvalidSelector, field,
-					fmt.Sprintf("L2Advertisement %q has an invalid pool selector: %v", a.Object.Name, err)))
-				continue
+				continue // metallb reports it
 			}
 			matched := false
 			for _, p := range m.Pools {

@@ -24,6 +24,7 @@ func Validate(m *model.Model) []finding.Finding {
 	var fs []finding.Finding
 	fs = append(fs, pools(m)...)
 	fs = append(fs, advertisements(m)...)
+	fs = append(fs, metallb(m)...)
 	fs = append(fs, ingresses(m)...)
 	fs = append(fs, loadBalancers(m)...)
 	fs = append(fs, controlPlane(m)...)
