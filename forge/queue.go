@@ -69,6 +69,10 @@ type QueueOptions struct {
 	// MaxBackoff caps the wait between retries of a queued delivery
 	// (default 5m).
 	MaxBackoff time.Duration
+	// MaxAge is how long a delivery may wait before Overdue counts it and
+	// the queue warns about it (default 24h). It stays queued: a result is
+	// never dropped, but a forge down for that long needs a person.
+	MaxAge time.Duration
 	// Secrets are removed from errors stored in the queue.
 	Secrets []Token
 	// Now returns the time (default time.Now).
@@ -92,6 +96,9 @@ func NewQueue(r Reporter, o QueueOptions) *Queue {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Minute
 	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -103,7 +110,8 @@ func NewQueue(r Reporter, o QueueOptions) *Queue {
 }
 
 // SetStatus delivers s, retrying transient failures; when they persist it
-// queues s and returns an error wrapping ErrQueued.
+// queues s and returns an error wrapping ErrQueued. A permanent failure
+// (see Transient) is returned at once, saying why, and queues nothing.
 func (q *Queue) SetStatus(ctx context.Context, s Status) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -149,7 +157,11 @@ func (q *Queue) deliver(ctx context.Context, d Delivery) error {
 	}
 	err = RedactError(err, q.o.Secrets...)
 	if !transient {
-		return err
+		why := Permanent(err)
+		if why == "" {
+			why = "retrying cannot help"
+		}
+		return fmt.Errorf("%w (not queued: %s)", err, why)
 	}
 	now := q.o.Now()
 	d.Target, d.Seq, d.Queued, d.Attempts = q.o.Target, now.UnixNano(), now, 1
@@ -315,15 +327,55 @@ func (q *Queue) bury(d Delivery) error {
 	return q.remove(d.ID, d.Seq)
 }
 
+// Overdue returns how many of this queue's deliveries have waited longer
+// than MaxAge and logs a warning naming each one. A caller turns the count
+// into an exit code or a metric.
+func (q *Queue) Overdue() (int, error) {
+	ds, err := q.overdue()
+	for _, d := range ds {
+		slog.Warn("forge queue: delivery waiting longer than its max age", "forge", q.o.Forge, "delivery", d.String(),
+			"queued", d.Queued, "attempts", d.Attempts, "lastError", d.LastError)
+	}
+	return len(ds), err
+}
+
+func (q *Queue) overdue() ([]Delivery, error) {
+	ds, err := q.Pending()
+	now := q.o.Now()
+	var out []Delivery
+	for _, d := range ds {
+		if now.Sub(d.Queued) > q.o.MaxAge {
+			out = append(out, d)
+		}
+	}
+	return out, err
+}
+
+// String names the delivery for a person: what it is and where it goes.
+func (d Delivery) String() string {
+	if d.Comment != nil {
+		return fmt.Sprintf("comment %q on %s#%d", d.Comment.Key, d.Comment.Repo, d.Comment.PR)
+	}
+	if d.Status != nil {
+		return fmt.Sprintf("status %s %s on %s@%.12s", d.Status.Context, d.Status.State, d.Status.Repo, d.Status.SHA)
+	}
+	return d.ID
+}
+
 // Run flushes the queue every Interval until ctx ends; it returns nil then.
+// It warns (Overdue) whenever the number of overdue deliveries changes.
 func (q *Queue) Run(ctx context.Context) error {
 	t := time.NewTicker(q.o.Interval)
 	defer t.Stop()
+	overdue := 0
 	for {
 		if n, w, err := q.Flush(ctx); err != nil && ctx.Err() == nil {
 			slog.Warn("forge queue: flush", "forge", q.o.Forge, "err", err)
 		} else if n > 0 {
 			slog.Info("forge queue: delivered", "forge", q.o.Forge, "delivered", n, "waiting", w)
+		}
+		if ds, err := q.overdue(); err == nil && len(ds) != overdue {
+			overdue, _ = q.Overdue()
 		}
 		select {
 		case <-ctx.Done():

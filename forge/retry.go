@@ -2,17 +2,19 @@ package forge
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // HTTPError is a forge's answer that is not a success. Clients build it with
@@ -92,8 +94,11 @@ func RetryAfter(h http.Header, now time.Time) (wait time.Duration, limited bool)
 }
 
 // Transient reports whether err is worth retrying later: a 5xx, 408 or 429,
-// an exhausted rate limit, a timeout or a connection failure. It also returns
-// the wait the forge asked for, if any.
+// an exhausted rate limit, a timeout, a refused or broken connection. It
+// also returns the wait the forge asked for, if any. Everything else is
+// permanent, as retrying cannot cure it: a host that does not resolve, a
+// TLS certificate that is not trusted, a 4xx such as 401, 403, 404 or 422
+// (Permanent says which), and errors Transient does not recognise.
 func Transient(err error) (bool, time.Duration) {
 	if err == nil {
 		return false, 0
@@ -108,20 +113,64 @@ func Transient(err error) (bool, time.Duration) {
 		}
 		return false, 0
 	}
+	if Permanent(err) != "" {
+		return false, 0
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return true, 0
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return true, 0
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return true, 0
-	}
+	// A DNS failure that is not "no such host" (the resolver timed out or
+	// failed) and any other failed dial, read or write is about the path
+	// to the forge, not the request.
+	var de *net.DNSError
 	var oe *net.OpError
-	return errors.As(err, &oe), 0
+	return errors.As(err, &de) || errors.As(err, &oe), 0
+}
+
+// Permanent returns why err cannot be cured by retrying, in words for the
+// user, or "" when it does not know it to be permanent: the forge's host
+// does not resolve, its TLS certificate is not trusted, or the forge
+// refused the request (401, 403, 404, 422 and other 4xx).
+func Permanent(err error) string {
+	var he *HTTPError
+	var de *net.DNSError
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var rhe tls.RecordHeaderError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &he):
+		if ok, _ := Transient(he); ok {
+			return ""
+		}
+		switch he.StatusCode {
+		case http.StatusUnauthorized:
+			return "the forge refused the token"
+		case http.StatusForbidden:
+			return "the token may not do this"
+		case http.StatusNotFound:
+			return "the forge has no such repository or commit, or the token cannot see it"
+		case http.StatusUnprocessableEntity:
+			return "the forge rejected the request"
+		}
+		return "the forge refused the request"
+	case errors.As(err, &de) && de.IsNotFound:
+		return fmt.Sprintf("host %q does not resolve: check the forge URL", de.Name)
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		return "the forge's TLS certificate is not trusted"
+	case errors.As(err, &rhe):
+		return "the forge did not answer TLS: check the URL's scheme"
+	}
+	return ""
 }
 
 // RetryOptions tune retries of one delivery.
@@ -129,7 +178,7 @@ type RetryOptions struct {
 	// Attempts is how many times to try in all (default 4).
 	Attempts int
 	// Base is the first backoff (default 500ms); it doubles per attempt,
-	// with up to 50% random jitter added.
+	// spread by ±50% random jitter.
 	Base time.Duration
 	// Max caps one backoff (default 10s).
 	Max time.Duration
@@ -182,14 +231,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Backoff returns the wait before attempt n+1 (n >= 1): base·2^(n-1) capped
-// at max, plus up to 50% jitter so many clients do not retry in step.
+// at max, spread by ±50% jitter so many clients do not retry in step. The
+// schedule is backoff.ExponentialBackOff's; a queued delivery keeps only
+// its attempt count, so the schedule is replayed up to n.
 func Backoff(n int, base, maxWait time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < maxWait; i++ {
-		d *= 2
+	b := &backoff.ExponentialBackOff{InitialInterval: base, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: maxWait}
+	for range min(n-1, 64) { // the interval reaches maxWait long before 64 doublings
+		b.NextBackOff()
 	}
-	d = min(d, maxWait)
-	return d + time.Duration(rand.Int64N(int64(d)/2+1))
+	return b.NextBackOff()
 }
 
 // Retry runs fn until it succeeds, fails permanently, or the attempts run

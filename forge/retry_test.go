@@ -71,8 +71,8 @@ func TestBackoff(t *testing.T) {
 	for n := 1; n <= 10; n++ {
 		d := Backoff(n, 100*time.Millisecond, time.Second)
 		lo := min(100*time.Millisecond<<(n-1), time.Second)
-		if d < lo || d > lo+lo/2 {
-			t.Errorf("Backoff(%d) = %v, want in [%v, %v]", n, d, lo, lo+lo/2)
+		if d < lo/2 || d > lo+lo/2 {
+			t.Errorf("Backoff(%d) = %v, want in [%v, %v]", n, d, lo/2, lo+lo/2)
 		}
 	}
 }

@@ -44,7 +44,11 @@ next report (or by mooring serve), so no result is lost. Tokens are read from
 --token-file or the environment variable named by --token-env and are never
 printed.
 
-Exit status: 0 delivered, 1 queued for retry, 2 error.`,
+A forge that refuses for good (a host that does not resolve, an untrusted TLS
+certificate, HTTP 401, 403, 404 or 422) is an error: nothing is queued.
+
+Exit status: 0 delivered, 1 queued for retry (this delivery, or an earlier one
+waiting longer than a day), 2 error.`,
 		Example: `  mooring validate --repo . --path overlays/homelab -o json > report.json
   mooring report --forge gitea --url https://git.example.org --repo infra/homelab \
     --sha "$(git rev-parse HEAD)" --pr 12 --token-env GITEA_TOKEN report.json
@@ -180,7 +184,13 @@ func runReport(cmd *cobra.Command, f reportFlags, arg string) error {
 	if n, waiting, err := q.Flush(ctx); n > 0 || waiting > 0 || err != nil {
 		fmt.Fprintf(out, "queue: %d earlier deliveries sent, %d still waiting\n", n, waiting)
 	}
-	queued := false
+	// Deliveries waiting for longer than the queue's max age make the
+	// command exit 1 even when this one goes through, so CI shows them.
+	overdue, _ := q.Overdue()
+	if overdue > 0 {
+		fmt.Fprintf(out, "queue: %d deliveries in %s have waited longer than a day\n", overdue, f.queueDir)
+	}
+	queued := overdue > 0
 	note := func(what string, err error) error {
 		switch {
 		case err == nil:

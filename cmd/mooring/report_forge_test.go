@@ -1,0 +1,27 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mooringhq/mooring/finding"
+)
+
+// TestReportRefusedForGood posts to a forge host that does not resolve:
+// retrying cannot help, so report exits 2 saying why and queues nothing.
+func TestReportRefusedForGood(t *testing.T) {
+	t.Setenv("FORGE_TOKEN", "gitea-token-abcdef")
+	rep := finding.Report{Kind: "validate", Commit: strings.Repeat("c", 40)}
+	f := reportFlags{forge: "gitea", url: "http://git.mooring-test.invalid", repo: "infra/homelab", tokenEnv: "FORGE_TOKEN", queueDir: t.TempDir()}
+	code, out := runReportCmd(t, f, rep)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out)
+	}
+	if !strings.Contains(out, "does not resolve") {
+		t.Errorf("output does not say the host does not resolve:\n%s", out)
+	}
+	if ents, _ := os.ReadDir(f.queueDir); len(ents) != 0 {
+		t.Errorf("%d files queued, want none", len(ents))
+	}
+}
