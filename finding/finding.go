@@ -153,10 +153,40 @@ func Count(fs []Finding) (errors, warnings, infos int) {
 	return errors, warnings, infos
 }
 
-// Report is the findings of one run for one revision, with timings.
+// The kinds of report. Every command's -o json carries one, so a report
+// read back (by `mooring report`, or a CI script) says what produced it.
+const (
+	KindValidate     = "validate"
+	KindDiff         = "diff"
+	KindApply        = "apply"
+	KindDrift        = "drift" // a reconcile's drift stage: objects, etcd and ARP together
+	KindDriftObjects = "drift-objects"
+	KindDriftEtcd    = "drift-etcd"
+	KindDriftARP     = "drift-arp"
+	KindPreview      = "preview"
+)
+
+// Kinds lists every kind of report, in pipeline order.
+var Kinds = []string{KindValidate, KindDiff, KindPreview, KindApply, KindDrift, KindDriftObjects, KindDriftEtcd, KindDriftARP}
+
+// The states of a report, named as forges name commit status states.
+const (
+	// StateSuccess: the run completed with no error finding.
+	StateSuccess = "success"
+	// StateFailure: the run completed and found errors.
+	StateFailure = "failure"
+	// StateError: the run could not complete (the summary says why).
+	StateError = "error"
+)
+
+// Report is the findings of one run for one revision, with timings. Build
+// one with NewReport, so that every report has its findings sorted (never
+// null in JSON), a state and a summary.
 type Report struct {
-	// Kind names the run: "validate", "diff", "apply", "drift", ...
+	// Kind names the run: one of the Kind* constants.
 	Kind string `json:"kind"`
+	// State is StateSuccess, StateFailure or StateError.
+	State string `json:"state"`
 	// Repo is the repository URL or path the revision came from.
 	Repo string `json:"repo,omitempty"`
 	// Ref is the ref the user asked for (branch, tag, PR ref, SHA).
@@ -170,10 +200,57 @@ type Report struct {
 	// Started and Duration time the run.
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
-	// Summary is a short human line, e.g. "3 objects would change".
-	Summary string `json:"summary,omitempty"`
+	// Summary is a short human line, e.g. "3 objects would change"; by
+	// default the counts of the findings.
+	Summary string `json:"summary"`
 	// Body is an optional longer text (a rendered diff, in markdown).
 	Body string `json:"body,omitempty"`
+}
+
+// NewReport returns the report of a run of kind that found fs and started
+// at started: findings sorted and never nil, State failure when one is an
+// error (else success), Summary their counts. Callers add the revision,
+// Duration, and a more telling Summary or Body where they have one.
+func NewReport(kind string, fs []Finding, started time.Time) Report {
+	fs = append([]Finding{}, fs...)
+	Sort(fs)
+	r := Report{Kind: kind, Findings: fs, Started: started, Summary: Describe(fs), State: StateSuccess}
+	if r.Failed() {
+		r.State = StateFailure
+	}
+	return r
+}
+
+// Errored marks the report as a run that could not complete because of
+// err: State error, and err's text in the summary.
+func (r *Report) Errored(err error) {
+	r.State = StateError
+	if r.Summary == "" || r.Summary == Describe(r.Findings) {
+		r.Summary = err.Error()
+		return
+	}
+	r.Summary += "; " + err.Error()
+}
+
+// Check returns an error unless r is a report mooring wrote: a known kind
+// and state. It says what it expected, for readers of JSON from elsewhere.
+func (r Report) Check() error {
+	known := false
+	for _, k := range Kinds {
+		known = known || r.Kind == k
+	}
+	if !known {
+		return fmt.Errorf("kind %q is not a mooring report kind (want one of %s)", r.Kind, strings.Join(Kinds, ", "))
+	}
+	switch r.State {
+	case StateSuccess, StateFailure, StateError:
+	default:
+		return fmt.Errorf("state %q is not a mooring report state (want %s, %s or %s)", r.State, StateSuccess, StateFailure, StateError)
+	}
+	if r.Findings == nil {
+		return fmt.Errorf("no findings list (want \"findings\": [] at least)")
+	}
+	return nil
 }
 
 // Failed reports whether any finding is an error.

@@ -7,10 +7,14 @@ import (
 	"github.com/mooringhq/mooring/finding"
 )
 
-// StateOf returns the commit status state of a report: failure when any
-// finding is an error, success otherwise.
+// StateOf returns the commit status state of a report: error when the run
+// could not complete, failure when any finding is an error, success
+// otherwise.
 func StateOf(r finding.Report) State {
-	if r.Failed() {
+	switch {
+	case r.State == finding.StateError:
+		return Error
+	case r.State == finding.StateFailure || r.Failed():
 		return Failure
 	}
 	return Success

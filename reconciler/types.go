@@ -13,8 +13,10 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/mooringhq/mooring/apply"
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/forge"
+	"github.com/mooringhq/mooring/render/diff"
 	"github.com/mooringhq/mooring/sources"
 )
 
@@ -28,12 +30,20 @@ type Target struct {
 	Repo string
 	// Branch is the branch whose head is reconciled. Default "main".
 	Branch string
+	// Worktree reads the revision as sources.Fetch does with no ref: a
+	// local path's working tree as it is (uncommitted edits included), a
+	// remote's HEAD; Branch is then not used. For the CLI. Default false.
+	Worktree bool
+	// Manifests, when set, is a file of already rendered objects ("-":
+	// standard input) used instead of rendering Repo; they are validated
+	// all the same. For the CLI's -f. Default "".
+	Manifests string
 	// Path is the Kustomize path from the repository root. Default ".".
 	Path string
 	// Sources configures fetching (auth, cache folder, signatures).
 	Sources sources.Options
-	// RenderCacheDir holds rendered revisions by tree hash; "" renders
-	// every time.
+	// RenderCacheDir holds rendered revisions by tree hash on disk; ""
+	// keeps them in the Reconciler's memory only (the last few trees).
 	RenderCacheDir string
 
 	// Cluster reaches the API server. Nil: no cluster; Preview runs its
@@ -52,6 +62,13 @@ type Target struct {
 	Force bool
 	// ApplyTimeout bounds one apply. Default 5 minutes.
 	ApplyTimeout time.Duration
+	// DryRun computes what the apply would change (server-side dry run)
+	// without changing the cluster; nothing is delivered and drift is not
+	// checked. Default false.
+	DryRun bool
+	// SkipDrift leaves the drift stage out of Reconcile (the CLI's apply
+	// reports what it changed, not drift). Default false.
+	SkipDrift bool
 
 	// Etcd, when set, checks the control plane's etcd members in drift.
 	Etcd *EtcdOptions
@@ -69,7 +86,8 @@ type Target struct {
 
 // EtcdOptions reach the control plane's etcd members.
 type EtcdOptions struct {
-	// Endpoints are the client URLs to query; empty: the declared members'.
+	// Endpoints are the client URLs to query; empty: the declared
+	// members' (and those the member list reports).
 	Endpoints []string
 	// CAFile, CertFile and KeyFile are PEM files for TLS; empty: plain.
 	CAFile, CertFile, KeyFile string
@@ -83,6 +101,13 @@ type ARPOptions struct {
 	Interface string
 	// Window is how long replies are gathered. Default 1 second.
 	Window time.Duration
+	// Rounds is how many requests are sent per address. Default 2.
+	Rounds int
+	// PoolsFree also asks for free pool addresses, which nobody should
+	// answer. Default false.
+	PoolsFree bool
+	// MaxFreePerPool bounds the free addresses asked per pool. Default 16.
+	MaxFreePerPool int
 }
 
 // TriggerKind says what started a run.
@@ -158,8 +183,19 @@ type Result struct {
 	Refused bool `json:"refused"`
 	// Reports holds one report per stage that ran, in stage order.
 	Reports []finding.Report `json:"reports"`
+	// Diff is a preview's model and object diff, base to head.
+	Diff *diff.Diff `json:"diff,omitempty"`
+	// LiveDiff is a preview's server-side dry-run diff against the live
+	// cluster (when the target has one).
+	LiveDiff *apply.DiffResult `json:"liveDiff,omitempty"`
+	// Apply is what the apply stage did, object by object.
+	Apply *apply.Result `json:"apply,omitempty"`
+	// Undelivered lists the statuses and comments the forge did not take
+	// (queued for retry, or refused), with why.
+	Undelivered []string `json:"undelivered,omitempty"`
 	// Err is why the run could not complete (fetch, render or API server
-	// failure); the reports say what was found before it stopped.
+	// failure); the reports say what was found before it stopped. A
+	// revision that fails to render is also Refused.
 	Err string `json:"error,omitempty"`
 	// Started and Duration time the run.
 	Started  time.Time     `json:"started"`

@@ -24,6 +24,9 @@ var (
 	// ErrUnreachable: the remote could not be reached (DNS, connection,
 	// TLS, timeout).
 	ErrUnreachable = errors.New("repository unreachable")
+	// ErrNotOnBranch: Options.OnBranch is set and the commit is not on
+	// that branch.
+	ErrNotOnBranch = errors.New("commit is not on the branch")
 	// ErrUnsigned: signatures are required and the commit carries none.
 	ErrUnsigned = errors.New("commit is not signed")
 	// ErrUntrustedSignature: the commit's signature was not made by a key of

@@ -155,6 +155,9 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := onBranch(r, repo, ref, c, opts.OnBranch); err != nil {
+		return nil, err
+	}
 	rev, err := revision(r, c, repo, ref, opts.Verify)
 	if err != nil {
 		return nil, err

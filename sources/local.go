@@ -50,6 +50,9 @@ func openRepo(r *git.Repository, repo, ref string, opts Options) (*Revision, err
 		if err != nil {
 			return nil, err
 		}
+		if err := onBranch(r, repo, ref, c, opts.OnBranch); err != nil {
+			return nil, err
+		}
 		return revision(r, c, repo, ref, opts.Verify)
 	}
 	wt, err := r.Worktree()

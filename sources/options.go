@@ -23,6 +23,11 @@ type Options struct {
 	// Timeout bounds the whole Fetch, network included. Zero: no limit
 	// beyond the context's. Default 2 minutes.
 	Timeout time.Duration
+	// OnBranch, when set, requires the resolved commit to be on this
+	// branch: its head or one of the head's ancestors. A push webhook names
+	// a commit, and only commits of the target's branch may be applied.
+	// Otherwise the error's Kind is ErrNotOnBranch. Default "": no check.
+	OnBranch string
 	// Logger receives debug records (fetch durations, whether anything was
 	// transferred). Nil: slog.Default().
 	Logger *slog.Logger
