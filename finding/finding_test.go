@@ -2,7 +2,10 @@ package finding
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -67,5 +70,39 @@ func TestSeverityJSONRoundTrip(t *testing.T) {
 	var s Severity
 	if err := s.UnmarshalText([]byte("fatal")); err == nil {
 		t.Error("unknown severity accepted")
+	}
+}
+
+func TestNewReport(t *testing.T) {
+	start := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	empty := NewReport(KindDriftObjects, nil, start)
+	b, err := json.Marshal(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"kind":"drift-objects"`, `"state":"success"`, `"findings":[]`, `"summary":"no findings"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("empty report %s lacks %s", b, want)
+		}
+	}
+	fs := []Finding{{Severity: Warning, Code: "b"}, {Severity: Error, Code: "a"}}
+	r := NewReport(KindValidate, fs, start)
+	if r.State != StateFailure || r.Findings[0].Code != "a" || r.Summary != "1 error, 1 warning" {
+		t.Errorf("report of an error and a warning: %+v", r)
+	}
+	if fs[0].Code != "b" {
+		t.Errorf("NewReport sorted the caller's slice")
+	}
+	r.Errored(errors.New("API server unreachable"))
+	if r.State != StateError || r.Summary != "API server unreachable" {
+		t.Errorf("errored: %s %q", r.State, r.Summary)
+	}
+	if err := r.Check(); err != nil {
+		t.Errorf("Check of a report NewReport made: %v", err)
+	}
+	for _, bad := range []Report{{Kind: "drift objects", State: StateSuccess, Findings: []Finding{}}, {Kind: KindApply, Findings: []Finding{}}, {Kind: KindApply, State: StateSuccess}} {
+		if err := bad.Check(); err == nil {
+			t.Errorf("Check(%+v) = nil, want an error", bad)
+		}
 	}
 }

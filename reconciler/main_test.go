@@ -1,0 +1,255 @@
+package reconciler_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/internal/testbed"
+	"github.com/mooringhq/mooring/reconciler"
+)
+
+// server is the one real kube-apiserver of this package, with MetalLB's
+// own CRDs and mooring's ControlPlane CRD installed, started in TestMain.
+var server *testbed.APIServer
+
+// giteaDir and gitea are the package's real Gitea, started by the first
+// test that needs it and stopped by TestMain.
+var (
+	giteaOnce sync.Once
+	gitea     *testbed.Gitea
+	giteaErr  error
+	giteaDir  string
+)
+
+func TestMain(m *testing.M) {
+	crds, err := crdDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	server, err = testbed.StartAPIServerWith(func(env *envtest.Environment) {
+		env.CRDDirectoryPaths = []string{crds}
+		env.ErrorIfCRDPathMissing = true
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	if err := server.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if gitea != nil {
+		gitea.Close()
+	}
+	if giteaDir != "" {
+		os.RemoveAll(giteaDir)
+	}
+	os.RemoveAll(crds)
+	os.Exit(code)
+}
+
+// crdDir gathers MetalLB's published CRDs (from its Go module) and
+// mooring's ControlPlane CRD into a temporary folder.
+func crdDir() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.universe.tf/metallb").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list metallb: %w", err)
+	}
+	metallb := filepath.Join(string(bytes.TrimSpace(out)), "config", "crd", "bases")
+	dir, err := os.MkdirTemp("", "mooring-crds-")
+	if err != nil {
+		return "", err
+	}
+	for _, src := range []string{
+		filepath.Join(metallb, "metallb.io_ipaddresspools.yaml"),
+		filepath.Join(metallb, "metallb.io_l2advertisements.yaml"),
+		filepath.Join("..", "api", "v1alpha1", "crd", "mooring.dev_controlplanes.yaml"),
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// startGitea returns the package's Gitea, starting it on first use.
+func startGitea(t *testing.T) *testbed.Gitea {
+	t.Helper()
+	giteaOnce.Do(func() {
+		giteaDir, giteaErr = os.MkdirTemp("", "mooring-reconciler-gitea-")
+		if giteaErr == nil {
+			gitea, giteaErr = testbed.StartGitea(giteaDir)
+		}
+	})
+	if giteaErr != nil {
+		t.Fatalf("gitea: %v", giteaErr)
+	}
+	return gitea
+}
+
+// repo is a repository served over real git smart HTTP, with a work tree
+// to commit to it.
+type repo struct {
+	url  string
+	bare string
+	work *testbed.GitWork
+}
+
+// newRepo serves examples-repo as a new repository, one commit on main.
+func newRepo(t *testing.T, name string) (*repo, string) {
+	t.Helper()
+	root := t.TempDir()
+	gs := testbed.NewGitServer(t, root, "", "")
+	bare := testbed.GitBare(t, root, name+".git")
+	w := testbed.NewGitWork(t, t.TempDir())
+	w.CopyDir(filepath.Join("..", "examples-repo"))
+	sha := w.Commit("homelab network")
+	w.Push(bare, "main")
+	return &repo{url: gs.URL + "/" + name + ".git", bare: bare, work: w}, sha
+}
+
+// commit resets the work tree to base, lets edit change it, commits and
+// pushes the commit to ref (a branch, or refs/pull/N/head).
+func (r *repo) commit(t *testing.T, base, msg, ref string, edit func(dir string)) string {
+	t.Helper()
+	r.work.Git("checkout", "-q", "-B", "work", base)
+	edit(r.work.Dir)
+	sha := r.work.Commit(msg)
+	r.work.Push(r.bare, "HEAD:"+ref)
+	return sha
+}
+
+// write writes files (path → content) under dir.
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// addResource appends a resource to the overlay's kustomization.
+func addResource(t *testing.T, dir, overlay, res string) {
+	t.Helper()
+	k := filepath.Join(dir, overlay, "kustomization.yaml")
+	b, err := os.ReadFile(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "- ../../base\n", "- ../../base\n- "+res+"\n", 1)
+	if err := os.WriteFile(k, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot is the resourceVersion of every object of the kinds mooring
+// applies here, inventories included: equal snapshots mean nothing changed.
+type snapshot map[string]string
+
+var watched = []schema.GroupVersionResource{
+	{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"},
+	{Group: "metallb.io", Version: "v1beta1", Resource: "l2advertisements"},
+	{Group: "mooring.dev", Version: "v1alpha1", Resource: "controlplanes"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"},
+	{Version: "v1", Resource: "services"},
+	{Version: "v1", Resource: "configmaps"},
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Version: "v1", Resource: "pods"},
+}
+
+func takeSnapshot(t *testing.T) snapshot {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(server.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot{}
+	for _, gvr := range watched {
+		l, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatalf("list %s: %v", gvr, err)
+		}
+		for _, u := range l.Items {
+			s[gvr.Resource+"/"+u.GetNamespace()+"/"+u.GetName()] = u.GetResourceVersion()
+		}
+	}
+	return s
+}
+
+// changes lists what differs between two snapshots.
+func (s snapshot) changes(after snapshot) []string {
+	var out []string
+	for k, v := range s {
+		if w, ok := after[k]; !ok {
+			out = append(out, "deleted "+k)
+		} else if w != v {
+			out = append(out, "changed "+k)
+		}
+	}
+	for k := range after {
+		if _, ok := s[k]; !ok {
+			out = append(out, "created "+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// reportOf returns the report of kind in res.
+func reportOf(t *testing.T, res *reconciler.Result, kind string) finding.Report {
+	t.Helper()
+	for _, r := range res.Reports {
+		if r.Kind == kind {
+			return r
+		}
+	}
+	t.Fatalf("no %s report in %+v", kind, res.Reports)
+	return finding.Report{}
+}
+
+// codes returns the codes of fs.
+func codes(fs []finding.Finding) map[string]finding.Finding {
+	m := map[string]finding.Finding{}
+	for _, f := range fs {
+		m[f.Code] = f
+	}
+	return m
+}
+
+// newReconciler returns a Reconciler and its log.
+func newReconciler(t *testing.T) (*reconciler.Reconciler, *testLog) {
+	o := reconciler.DefaultOptions()
+	var l *testLog
+	o.Logger, l = testLogger(t)
+	return reconciler.New(o), l
+}
+
+func trigger(kind reconciler.TriggerKind, sha string) reconciler.Trigger {
+	return reconciler.Trigger{Kind: kind, SHA: sha, At: time.Now()}
+}
