@@ -13,8 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/mooringhq/mooring/internal/flock"
 )
 
 // ErrQueued is wrapped by the errors of Queue.SetStatus and
@@ -83,9 +84,11 @@ type QueueOptions struct {
 // and, when the forge stays unreachable, keeps the delivery in a folder and
 // retries it later (Flush, Run), so that no result is dropped.
 type Queue struct {
-	r  Reporter
-	o  QueueOptions
-	mu sync.Mutex // one delivery at a time, so an old one never overtakes a new one
+	r Reporter
+	o QueueOptions
+	// sem lets one of this process's goroutines at a time take the
+	// folder's lock (see lock).
+	sem chan struct{}
 }
 
 // NewQueue returns a Queue delivering to r. It starts nothing; call Run.
@@ -106,7 +109,29 @@ func NewQueue(r Reporter, o QueueOptions) *Queue {
 		o.Forge = "forge"
 	}
 	o.Retry = o.Retry.withDefaults()
-	return &Queue{r: r, o: o}
+	return &Queue{r: r, o: o, sem: make(chan struct{}, 1)}
+}
+
+// lock makes deliveries through this folder one at a time, among this
+// process's goroutines and among processes sharing the folder (two CI
+// jobs reporting to one forge), so an older status never overtakes a
+// newer one. It waits until ctx ends.
+func (q *Queue) lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case q.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("queue: %w", ctx.Err())
+	}
+	if err := os.MkdirAll(q.o.Dir, 0o700); err != nil {
+		<-q.sem
+		return nil, fmt.Errorf("queue folder: %w", err)
+	}
+	funlock, err := flock.Lock(ctx, filepath.Join(q.o.Dir, ".lock"))
+	if err != nil {
+		<-q.sem
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return func() { funlock(); <-q.sem }, nil
 }
 
 // SetStatus delivers s, retrying transient failures; when they persist it
@@ -139,10 +164,15 @@ func (q *Queue) send(ctx context.Context, d Delivery) error {
 	return q.r.SetStatus(ctx, *d.Status)
 }
 
+// deliver holds the folder's lock through all attempts and the queueing:
+// a newer delivery of the same key, from any process, goes after it.
 func (q *Queue) deliver(ctx context.Context, d Delivery) error {
+	unlock, err := q.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	err, transient := Retry(ctx, q.o.Retry, q.o.Forge, d.op(), func(ctx context.Context) error {
-		q.mu.Lock()
-		defer q.mu.Unlock()
 		err := q.send(ctx, d)
 		if err == nil {
 			// An older queued delivery of the same key must not overwrite this one later.
@@ -168,9 +198,7 @@ func (q *Queue) deliver(ctx context.Context, d Delivery) error {
 	d.LastError = err.Error()
 	_, hint := Transient(err)
 	d.NotBefore = now.Add(max(hint, Backoff(1, q.o.Retry.Base, q.o.MaxBackoff)))
-	q.mu.Lock()
 	perr := q.put(d)
-	q.mu.Unlock()
 	if perr != nil {
 		return fmt.Errorf("%w; and could not queue it: %v", err, perr)
 	}
@@ -275,48 +303,53 @@ func (q *Queue) Flush(ctx context.Context) (delivered, waiting int, err error) {
 		if ctx.Err() != nil {
 			return delivered, waiting + 1, ctx.Err()
 		}
-		now := q.o.Now()
-		if now.Before(d.NotBefore) {
+		if q.o.Now().Before(d.NotBefore) {
 			waiting++
 			continue
 		}
-		q.mu.Lock()
-		actx, cancel := context.WithTimeout(ctx, q.o.Retry.AttemptTimeout)
-		serr := q.send(actx, d)
-		cancel()
-		if serr == nil {
+		sent, ferr := q.flushOne(ctx, d)
+		err = errors.Join(err, ferr)
+		if sent {
 			delivered++
-			record(q.o.Forge, d.op(), "flushed")
-			err = errors.Join(err, q.remove(d.ID, d.Seq))
-			q.mu.Unlock()
-			continue
-		}
-		serr = RedactError(serr, q.o.Secrets...)
-		if ok, hint := Transient(serr); ok {
+		} else if _, statErr := os.Stat(q.path(d.ID)); statErr == nil {
 			waiting++
-			record(q.o.Forge, d.op(), "retry")
-			d.Attempts++
-			d.LastError = serr.Error()
-			d.NotBefore = now.Add(max(hint, Backoff(d.Attempts, q.o.Retry.Base, q.o.MaxBackoff)))
-			err = errors.Join(err, q.rewrite(d))
-		} else {
-			record(q.o.Forge, d.op(), "dead")
-			slog.Error("forge queue: delivery refused, moved to failed/", "id", d.ID, "err", serr)
-			d.LastError = serr.Error()
-			err = errors.Join(err, q.bury(d))
 		}
-		q.mu.Unlock()
 	}
 	return delivered, waiting, err
 }
 
-// rewrite stores d's new attempt count unless a newer delivery replaced it.
-func (q *Queue) rewrite(d Delivery) error {
-	cur, err := q.read(q.path(d.ID))
-	if err != nil || cur.Seq != d.Seq {
-		return nil
+// flushOne tries d once, under the folder's lock. sent reports whether it
+// went through; err is only about the lock and the queue's files.
+func (q *Queue) flushOne(ctx context.Context, d Delivery) (sent bool, err error) {
+	unlock, err := q.lock(ctx)
+	if err != nil {
+		return false, err
 	}
-	return q.put(d)
+	defer unlock()
+	// Read again under the lock: another goroutine or process may have
+	// delivered a newer one of the same key meanwhile, or queued a newer.
+	if cur, rerr := q.read(q.path(d.ID)); rerr != nil || cur.Seq != d.Seq {
+		return false, nil
+	}
+	now := q.o.Now()
+	actx, cancel := context.WithTimeout(ctx, q.o.Retry.AttemptTimeout)
+	serr := q.send(actx, d)
+	cancel()
+	if serr == nil {
+		record(q.o.Forge, d.op(), "flushed")
+		return true, q.remove(d.ID, d.Seq)
+	}
+	serr = RedactError(serr, q.o.Secrets...)
+	d.LastError = serr.Error()
+	if ok, hint := Transient(serr); ok {
+		record(q.o.Forge, d.op(), "retry")
+		d.Attempts++
+		d.NotBefore = now.Add(max(hint, Backoff(d.Attempts, q.o.Retry.Base, q.o.MaxBackoff)))
+		return false, q.put(d)
+	}
+	record(q.o.Forge, d.op(), "dead")
+	slog.Error("forge queue: delivery refused, moved to failed/", "delivery", d.String(), "err", serr)
+	return false, q.bury(d)
 }
 
 func (q *Queue) bury(d Delivery) error {

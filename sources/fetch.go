@@ -19,6 +19,8 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mooringhq/mooring/internal/flock"
 )
 
 // Fetch resolves ref in repo and returns its Revision.
@@ -84,7 +86,7 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 	}
 	dir := filepath.Join(opts.CacheDir, loc.cacheKey())
 	start := time.Now()
-	unlock, err := lockDir(ctx, dir+".lock")
+	unlock, err := flock.Lock(ctx, dir+".lock")
 	if err != nil {
 		return nil, newError(ErrUnreachable, repo, ref, "lock cache for "+repo, err)
 	}
