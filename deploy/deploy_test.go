@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,9 +26,11 @@ import (
 	"github.com/mooringhq/mooring/apply"
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/internal/testbed"
+	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/render/validate"
+	"github.com/mooringhq/mooring/sources"
 )
 
 var server *testbed.APIServer
@@ -316,46 +319,73 @@ func serviceAccountConfig(t *testing.T) *rest.Config {
 }
 
 // TestServiceAccount installs deploy/ and then, with nothing but serve's
-// ServiceAccount token and the RBAC deploy/ grants, applies the example
-// repository, re-applies it, prunes an object it dropped, and is refused
-// what lies outside its RBAC.
+// ServiceAccount token and the RBAC deploy/ grants, reconciles the example
+// repository through the pipeline serve runs (fetch over git smart HTTP,
+// render, validate, apply, drift), reconciles a commit that drops an
+// object (prune), and is refused what lies outside its RBAC.
 func TestServiceAccount(t *testing.T) {
 	ctx := context.Background()
 	root := repo(t)
 	install(t, root)
-
 	sa := serviceAccountConfig(t)
+
+	gitRoot := t.TempDir()
+	gs := testbed.NewGitServer(t, gitRoot, "", "")
+	bare := testbed.GitBare(t, gitRoot, "network.git")
+	work := testbed.NewGitWork(t, t.TempDir())
+	work.CopyDir(filepath.Join(root, "examples-repo"))
+	first := work.Commit("homelab network")
+	work.Push(bare, "main")
+
+	r := reconciler.New(reconciler.DefaultOptions())
+	target := reconciler.Target{Name: "homelab", Repo: gs.URL + "/network.git", Path: "overlays/in-cluster", Cluster: sa,
+		Sources: sources.Options{CacheDir: t.TempDir()}}
+	reconcile := func(sha string) *reconciler.Result {
+		t.Helper()
+		res, err := r.Reconcile(ctx, target, reconciler.Trigger{Kind: reconciler.Push, SHA: sha, At: time.Now()})
+		if err != nil {
+			t.Fatalf("reconcile %s as mooring-system/mooring: %v", sha, err)
+		}
+		for _, rep := range res.Reports {
+			if rep.State != finding.StateSuccess {
+				t.Errorf("reconcile %s as mooring-system/mooring: %s %s: %s %v", sha, rep.Kind, rep.State, rep.Summary, rep.Findings)
+			}
+		}
+		if !res.Applied || res.LiveCommit != sha {
+			t.Fatalf("reconcile %s as mooring-system/mooring: applied %t, live %s", sha, res.Applied, res.LiveCommit)
+		}
+		return res
+	}
+	res := reconcile(first)
+	if len(res.Reports) < 3 {
+		t.Errorf("reconcile ran %d stages, want validate, apply and drift", len(res.Reports))
+	}
+	t.Logf("first reconcile as the ServiceAccount: %s", res.Apply.Summary())
+
+	// A commit that drops the sample app's Ingress: a re-apply (lists of
+	// each kind the inventory holds) and a prune (delete).
+	work.Git("rm", "-q", "base/myapp/ingress.yaml")
+	kfile := filepath.Join(work.Dir, "base", "kustomization.yaml")
+	k, err := os.ReadFile(kfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kfile, bytes.Replace(k, []byte("- myapp/ingress.yaml\n"), nil, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := work.Commit("myapp: no Ingress")
+	work.Push(bare, "main")
+	res = reconcile(second)
+	if n := res.Apply.Count(apply.Pruned); n != 1 {
+		t.Errorf("pruned %d objects, want the one Ingress: %+v", n, res.Apply.Changes)
+	}
 	m, err := apply.New(sa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "examples-repo/overlays/in-cluster"
-	objs := renderValid(t, root, path)
-	opts := apply.Options{Inventory: apply.InventoryName("https://git.example.com/ops/network.git", path), Commit: "c1", Prune: true}
-	res, err := m.Apply(ctx, objs, opts)
-	if err != nil {
-		t.Fatalf("apply as mooring-system/mooring: %v", err)
-	}
-	if n := res.Count(apply.Failed); n > 0 {
-		t.Fatalf("%d objects failed: %+v", n, res.Changes)
-	}
-	t.Logf("first apply as the ServiceAccount: %d created, %d configured of %d", res.Count(apply.Created), res.Count(apply.Configured), len(objs))
-
-	// A re-apply lists each kind the inventory holds (metadata only).
-	opts.Commit = "c2"
-	if _, err := m.Apply(ctx, objs, opts); err != nil {
-		t.Fatalf("re-apply as mooring-system/mooring: %v", err)
-	}
-
-	// Prune deletes what the repository dropped: the sample app's Ingress.
-	kept := slices.DeleteFunc(slices.Clone(objs), func(o render.Object) bool { return o.Object.GetKind() == "Ingress" })
-	opts.Commit = "c3"
-	res, err = m.Apply(ctx, kept, opts)
-	if err != nil {
-		t.Fatalf("apply with prune as mooring-system/mooring: %v", err)
-	}
-	if n := res.Count(apply.Pruned); n != 1 {
-		t.Errorf("pruned %d objects, want the one Ingress: %+v", n, res.Changes)
+	live, err := r.LiveCommit(ctx, target)
+	if err != nil || live != second {
+		t.Errorf("live commit read back as the ServiceAccount: %q, %v; want %s", live, err, second)
 	}
 
 	t.Run("write outside RBAC is denied", func(t *testing.T) {
@@ -377,7 +407,7 @@ func TestServiceAccount(t *testing.T) {
 		// Unchanged, the local overlay holds kube-vip's static Pod; a
 		// Pod in kube-system is not serve's to make.
 		full := renderValid(t, root, "examples-repo/overlays/local")
-		_, err := m.Apply(ctx, full, apply.Options{Inventory: opts.Inventory, Commit: "c4", DryRun: true})
+		_, err := m.Apply(ctx, full, apply.Options{Inventory: "mooring-kube-vip-check", Commit: "c4", DryRun: true})
 		if err == nil || !strings.Contains(err.Error(), "kube-vip") || !strings.Contains(err.Error(), "forbidden") {
 			t.Errorf("dry-run apply with the kube-vip Pod: %v, want it forbidden", err)
 		}

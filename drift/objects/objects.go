@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -368,24 +369,43 @@ func extras(ctx context.Context, c Checker, obs *apply.Observation, opts Options
 		return nil, err
 	}
 	held := map[string]map[apply.ID]bool{}
-	kinds := map[schema.GroupKind]bool{}
+	// own are the kinds this source applies; others, kinds only other
+	// inventories hold.
+	own, others := map[schema.GroupKind]bool{}, map[schema.GroupKind]bool{}
+	for _, o := range obs.Objects {
+		own[o.ID.GroupKind()] = true
+	}
 	for _, inv := range invs {
 		held[inv.Name] = map[apply.ID]bool{}
 		for _, e := range inv.Entries {
 			held[inv.Name][e.ID] = true
-			kinds[e.ID.GroupKind()] = true
+			if inv.Name == opts.Inventory {
+				own[e.ID.GroupKind()] = true
+			} else if !own[e.ID.GroupKind()] {
+				others[e.ID.GroupKind()] = true
+			}
 		}
 	}
-	for _, o := range obs.Objects {
-		kinds[o.ID.GroupKind()] = true
-	}
-	ks := make([]schema.GroupKind, 0, len(kinds))
-	for k := range kinds {
-		ks = append(ks, k)
-	}
-	live, err := c.ListLabelled(ctx, ks, opts.Concurrency)
+	live, err := c.ListLabelled(ctx, slices.Collect(maps.Keys(own)), opts.Concurrency)
 	if err != nil {
 		return nil, err
+	}
+	// A least-privilege identity (serve's ServiceAccount, deploy/serve)
+	// may not list the kinds of another source, such as the RBAC objects
+	// of mooring's own installation: those kinds are that source's to
+	// check, so a refusal skips them instead of failing this check.
+	for gk := range others {
+		if own[gk] {
+			continue
+		}
+		l, err := c.ListLabelled(ctx, []schema.GroupKind{gk}, opts.Concurrency)
+		if apierrors.IsForbidden(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		live = append(live, l...)
 	}
 	var out []finding.Finding
 	for _, l := range live {
