@@ -153,7 +153,9 @@ func TestControlPlane(t *testing.T) {
 				{Name: "cp4", ID: "9", PeerURLs: []string{"https://192.0.2.14:2380"}, Present: true, Health: "healthy", Learner: true, RaftIndex: 7}},
 			Observed: true, ObservedAt: time.Unix(100, 0), Voters: 3, HealthyVoters: 2, Quorum: 2, CanLose: 0, QuorumState: "at-risk",
 		}},
-		{"nobody answers", func() statuspage.Observed { return statuspage.Observed{Etcd: &etcd.Observation{Started: time.Unix(100, 0)}} }, &statuspage.ControlPlane{
+		{"nobody answers", func() statuspage.Observed {
+			return statuspage.Observed{Etcd: &etcd.Observation{Started: time.Unix(100, 0)}}
+		}, &statuspage.ControlPlane{
 			VIP: "192.0.2.10", Port: 6443, Interface: "eth0", VIPState: "unknown",
 			Members: []statuspage.Member{
 				{Name: "cp1", Address: "192.0.2.11", PeerURLs: []string{"https://192.0.2.11:2380"}, ClientURLs: []string{"https://192.0.2.11:2379"}, Declared: true, Health: "unreachable", Err: "not in the cluster's member list"},

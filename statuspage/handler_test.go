@@ -154,7 +154,7 @@ func TestAuth(t *testing.T) {
 		want int
 	}{
 		{"none", nil, http.StatusUnauthorized},
-		{"basic", []string{"Authorization", "Basic b3BzOnB3"}, http.StatusOK},         // ops:pw
+		{"basic", []string{"Authorization", "Basic b3BzOnB3"}, http.StatusOK},                 // ops:pw
 		{"basic wrong", []string{"Authorization", "Basic b3BzOnB4"}, http.StatusUnauthorized}, // ops:px
 		{"bearer", []string{"Authorization", "Bearer tok"}, http.StatusOK},
 		{"bearer wrong", []string{"Authorization", "Bearer tak"}, http.StatusUnauthorized},
@@ -247,4 +247,3 @@ func TestEvents(t *testing.T) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
-
