@@ -125,6 +125,7 @@ func Build(in Input) Target {
 		t.Advertisements = Advertisements(in.Model)
 		t.ControlPlane = ControlPlaneOf(in.Model, in.Observed, nodes)
 		t.Routes = Routes(in.Model, in.Observed)
+		t.Classes = Classes(in.Model, t.Routes)
 	}
 	if e := in.Observed.Etcd; e != nil && e.Started.Add(e.Took).After(t.Updated) {
 		t.Updated = e.Started.Add(e.Took)
@@ -665,6 +666,39 @@ func Routes(m *model.Model, obs Observed) []Route {
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Ingress, b.Ingress))
 	})
 	return out
+}
+
+// Classes returns the ingress classes the revision declares or routes use,
+// by name, with their controller's addresses and how many routes each has.
+func Classes(m *model.Model, routes []Route) []Class {
+	byName := map[string]*Class{}
+	var out []*Class
+	get := func(name string) *Class {
+		if c := byName[name]; c != nil {
+			return c
+		}
+		c := &Class{Name: name}
+		byName[name] = c
+		out = append(out, c)
+		return c
+	}
+	for _, ic := range m.IngressClasses {
+		c := get(ic.Object.Name)
+		c.Controller, c.Default = ic.Controller, ic.Default
+	}
+	for _, r := range routes {
+		c := get(r.Class)
+		c.Routes++
+		if c.Addresses == nil {
+			c.Addresses = r.Addresses
+		}
+	}
+	slices.SortFunc(out, func(a, b *Class) int { return cmp.Compare(a.Name, b.Name) })
+	res := make([]Class, len(out))
+	for i, c := range out {
+		res[i] = *c
+	}
+	return res
 }
 
 func defaultClass(m *model.Model) string {

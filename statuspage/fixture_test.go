@@ -58,6 +58,22 @@ metadata:
 spec:
   type: LoadBalancer
   ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: "<b>evil</b>"
+  namespace: myapp
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: "<script>alert(3)</script>.example.com"
+    http:
+      paths:
+      - path: "/<i>x"
+        pathType: Prefix
+        backend:
+          service: {name: "a&b", port: {number: 80}}
 `
 
 // exampleModel is the example repository's model, with the hostile objects

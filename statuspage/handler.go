@@ -7,8 +7,8 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"html"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -62,7 +62,8 @@ var (
 			}
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
-		"dur": duration,
+		"dur":       duration,
+		"routeRows": routeRows,
 		"index0": func(rs []Run) *Run {
 			if len(rs) == 0 {
 				return nil
@@ -78,6 +79,25 @@ var (
 		return hex.EncodeToString(h[:6])
 	}()
 )
+
+// routeRows writes the routes table's rows. A big site has thousands of
+// routes, and html/template's escaping of each field through reflection
+// was most of the page's render time; these rows hold only text, so
+// escaping each field as HTML text is the whole of what it did for them.
+func routeRows(routes []Route) template.HTML {
+	var b strings.Builder
+	b.Grow(len(routes) * 96)
+	for _, r := range routes {
+		b.WriteString("<tr><td>")
+		b.WriteString(html.EscapeString(r.Host))
+		for _, f := range [...]string{r.Path, r.Class, r.Backend, r.TLSSecret, r.Ingress} {
+			b.WriteString("</td><td>")
+			b.WriteString(html.EscapeString(f))
+		}
+		b.WriteString("</td></tr>\n")
+	}
+	return template.HTML(b.String()) //nolint:gosec // every field is escaped above
+}
 
 func mustRead(name string) []byte {
 	b, err := assets.ReadFile(name)
@@ -112,6 +132,9 @@ type Handler struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	cacheMu sync.Mutex
+	cache   map[string]*rendered
 }
 
 // NewHandler returns a Handler showing src's pages.
@@ -122,7 +145,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &Handler{src: src, opts: opts, mux: http.NewServeMux(), closed: make(chan struct{})}
+	h := &Handler{src: src, opts: opts, mux: http.NewServeMux(), closed: make(chan struct{}), cache: map[string]*rendered{}}
 	h.mux.HandleFunc("GET /{$}", h.index)
 	h.mux.HandleFunc("GET /targets/{name}", h.target)
 	h.mux.HandleFunc("GET /events", h.events)
@@ -185,7 +208,7 @@ func (h *Handler) static(ctype string, body []byte) http.HandlerFunc {
 		} else {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
-		h.write(w, r, http.StatusOK, body)
+		h.send(w, r, http.StatusOK, body)
 	}
 }
 
@@ -216,58 +239,90 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusNotFound, "notfound", "", page{Title: "mooring · no such target", Name: name})
 }
 
-// bufPool holds render buffers: a big target's page is ~100 kB, and a
-// buffer reused saves growing one on every request.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// rendered is one page as sent, kept until the pages change: every open
+// page fetches its main section again after each change, and a reconcile
+// changes them at most every few seconds, so most requests are served from
+// here.
+type rendered struct {
+	version uint64
+	raw     []byte
+	gzOnce  sync.Once
+	gz      []byte
+}
 
-// render executes the whole page, or its main section alone when the
-// request asks for ?part=main, into a buffer (so a template error is a
-// clean 500, not half a page) and writes it.
+// gzipped returns the page compressed, compressing it on first use.
+func (p *rendered) gzipped() []byte {
+	p.gzOnce.Do(func() {
+		var b bytes.Buffer
+		z, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		z.Write(p.raw) //nolint:errcheck // a bytes.Buffer does not fail
+		z.Close()      //nolint:errcheck // a bytes.Buffer does not fail
+		p.gz = b.Bytes()
+	})
+	return p.gz
+}
+
+// render serves the whole page, or its main section alone when the request
+// asks for ?part=main. It executes the template into a buffer (so a
+// template error is a clean 500, not half a page); a page that exists is
+// kept for the next request of the same version.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, full, main string, p page) {
 	p.AssetVersion = assetVersion
 	name := full
 	if r.URL.Query().Get("part") == "main" && main != "" {
 		name = main
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	if err := pageTemplate.ExecuteTemplate(buf, name, p); err != nil {
-		h.opts.Logger.Error("status page: render", "template", name, "error", err)
-		http.Error(w, "status page: render failed", http.StatusInternalServerError)
-		return
+	key := name + "\x00" + p.Name
+	if p.Target != nil {
+		key = name + "\x00" + p.Target.Name
+	}
+	h.cacheMu.Lock()
+	out := h.cache[key]
+	h.cacheMu.Unlock()
+	if out == nil || out.version != p.Version || status != http.StatusOK {
+		var buf bytes.Buffer
+		if err := pageTemplate.ExecuteTemplate(&buf, name, p); err != nil {
+			h.opts.Logger.Error("status page: render", "template", name, "error", err)
+			http.Error(w, "status page: render failed", http.StatusInternalServerError)
+			return
+		}
+		out = &rendered{version: p.Version, raw: buf.Bytes()}
+		if status == http.StatusOK {
+			h.keep(key, out)
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Page-Version", strconv.FormatUint(p.Version, 10))
-	h.write(w, r, status, buf.Bytes())
+	if acceptsGzip(r) {
+		hd.Add("Vary", "Accept-Encoding")
+		hd.Set("Content-Encoding", "gzip")
+		h.send(w, r, status, out.gzipped())
+		return
+	}
+	h.send(w, r, status, out.raw)
 }
 
-var gzPool = sync.Pool{New: func() any {
-	z, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return z
-}}
-
-// write sends status and body, gzipped when the client accepts it.
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	w.Header().Add("Vary", "Accept-Encoding")
-	var err error
-	if acceptsGzip(r) && len(body) > 1024 {
-		w.Header().Set("Content-Encoding", "gzip")
-		w.WriteHeader(status)
-		z := gzPool.Get().(*gzip.Writer)
-		z.Reset(w)
-		if _, err = z.Write(body); err == nil {
-			err = z.Close()
+// keep stores a rendered page and drops those of older versions.
+func (h *Handler) keep(key string, p *rendered) {
+	h.cacheMu.Lock()
+	defer h.cacheMu.Unlock()
+	for k, old := range h.cache {
+		if old.version < p.version {
+			delete(h.cache, k)
 		}
-		gzPool.Put(z)
-	} else {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-		_, err = w.Write(body)
 	}
-	if err != nil {
+	if old := h.cache[key]; old == nil || old.version <= p.version {
+		h.cache[key] = p
+	}
+}
+
+// send writes status and body.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if _, err := w.Write(body); err != nil {
 		h.opts.Logger.Debug("status page: write", "path", r.URL.Path, "error", err)
 	}
 }

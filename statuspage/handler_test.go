@@ -99,7 +99,7 @@ func TestPagesGolden(t *testing.T) {
 				t.Errorf("Content-Type %q", ct)
 			}
 			got := body(t, r)
-			for _, bad := range []string{"<script>alert", "<img src=x", "s3cr3t-token", "aHVudGVyMg==", "c2VjcmV0"} {
+			for _, bad := range []string{"<script>alert", "<img src=x", "s3cr3t-token", "aHVudGVyMg==", "c2VjcmV0", "<b>evil", "<i>x", "a&b"} {
 				if strings.Contains(got, bad) {
 					t.Errorf("page contains %q", bad)
 				}

@@ -42,6 +42,9 @@ type Target struct {
 	ControlPlane *ControlPlane
 	// Routes are the Ingress rules, by host, path and Ingress.
 	Routes []Route
+	// Classes are the ingress classes the routes use, by name, with the
+	// addresses that serve them.
+	Classes []Class
 	// Findings are the last run's findings, errors first.
 	Findings []Finding
 	// Counts summarise Findings; FindingsSummary says them in words
@@ -228,6 +231,19 @@ type Route struct {
 	TLSSecret string
 	// Addresses are the LoadBalancer addresses of the class's controller.
 	Addresses []string
+}
+
+// Class is an ingress class and the addresses its controller serves on.
+type Class struct {
+	// Name is the class ("" for routes no class serves).
+	Name string
+	// Controller is spec.controller; Default is true for the default class.
+	Controller string
+	Default    bool
+	// Addresses are the LoadBalancer addresses of its controller.
+	Addresses []string
+	// Routes counts the routes of the class.
+	Routes int
 }
 
 // Finding is one finding as the page shows it.
