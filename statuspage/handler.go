@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,11 +72,11 @@ var (
 			return &rs[0]
 		},
 	}).ParseFS(assets, "assets/page.html"))
-	css, js = mustRead("assets/page.css"), mustRead("assets/page.js")
+	css, js, icon = mustRead("assets/page.css"), mustRead("assets/page.js"), mustRead("assets/icon.svg")
 	// assetVersion changes the stylesheet's and script's URLs whenever they
 	// change, so they can be cached for good.
 	assetVersion = func() string {
-		h := sha256.Sum256(append(append([]byte{}, css...), js...))
+		h := sha256.Sum256(slices.Concat(css, js, icon))
 		return hex.EncodeToString(h[:6])
 	}()
 )
@@ -151,6 +152,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	h.mux.HandleFunc("GET /events", h.events)
 	h.mux.HandleFunc("GET /static/page.css", h.static("text/css; charset=utf-8", css))
 	h.mux.HandleFunc("GET /static/page.js", h.static("text/javascript; charset=utf-8", js))
+	h.mux.HandleFunc("GET /static/icon.svg", h.static("image/svg+xml", icon))
 	return h
 }
 
