@@ -171,8 +171,8 @@ func TestBrowser(t *testing.T) {
 	}
 	for _, want := range []string{
 		"metallb-system/homelab-pool", "198.51.100.200-198.51.100.210", // a pool and its range
-		"ingress-nginx/ingress-nginx-controller",             // the Service holding an address
-		"cp1 02:00:00:00:00:01",                              // the VIP's owner
+		"ingress-nginx/ingress-nginx-controller",                                   // the Service holding an address
+		"cp1 02:00:00:00:00:01",                                                    // the VIP's owner
 		"cp2", "cp3", "leader", "3 of 3 voters healthy, quorum 2: can lose 1 more", // etcd
 	} {
 		if !strings.Contains(text, want) {
