@@ -192,6 +192,9 @@ func Stages(r reconciler.Result) []Stage {
 			if rep.Failed() {
 				s.State = StateFailure
 			}
+			if rep.State == finding.StateError {
+				s.State = StateError
+			}
 			if s.Summary == "" {
 				s.Summary = finding.Describe(rep.Findings)
 			}
@@ -272,15 +275,20 @@ func History(runs []reconciler.Result, link func(string) string) []Run {
 // when it was refused or found errors, else success; and in words.
 func Outcome(r reconciler.Result) (State, string) {
 	var fs []finding.Finding
-	failed := false
+	failed, errored := false, ""
 	for _, rep := range r.Reports {
 		fs = append(fs, rep.Findings...)
 		failed = failed || rep.Failed()
+		if rep.State == finding.StateError && errored == "" {
+			errored = rep.Kind + ": " + rep.Summary
+		}
 	}
 	described := finding.Describe(fs)
 	switch {
 	case r.Err != "":
 		return StateError, "error: " + firstLine(r.Err)
+	case errored != "":
+		return StateError, "error: " + firstLine(errored)
 	case r.Refused:
 		return StateFailure, "refused: " + described
 	case r.Applied && failed:
