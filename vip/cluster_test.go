@@ -60,6 +60,8 @@ type cluster struct {
 	etcd   []*testbed.Proc
 	agents []*testbed.Proc
 	vip    netip.Addr
+	// key is the heartbeat key file every agent reads.
+	key string
 	// extra are extra agent flags.
 	extra []string
 }
@@ -82,6 +84,10 @@ func newTopology(t testing.TB, vip netip.Addr, extra ...string) *cluster {
 	t.Helper()
 	testbed.RequireRoot(t)
 	c := &cluster{t: t, lan: testbed.NewLAN(t), dir: t.TempDir(), vip: vip, extra: extra}
+	c.key = filepath.Join(c.dir, "heartbeat.key")
+	if err := os.WriteFile(c.key, []byte("mooring-vip-test-heartbeat-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		c.nodes = append(c.nodes, c.lan.AddHost(fmt.Sprintf("n%d", i+1),
 			netip.PrefixFrom(nodeAddr4(i), 24),
@@ -144,7 +150,7 @@ func (c *cluster) startAgent(i int) {
 		"--vip", c.vip.String(), "--interface", "eth0",
 		"--node-name", n.Name, "--peers", strings.Join(peers, ","),
 		"--etcd-endpoints", "http://" + nodeAddr4(i).String() + ":2379",
-		"--readyz", ""}
+		"--readyz", "", "--key-file", c.key}
 	c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, mooringBin, append(args, c.extra...)...)
 }
 

@@ -14,7 +14,8 @@
 //     kube-vip's Lease through the API server has). The lowest election key
 //     leads; keys live on a short etcd lease (2 s).
 //   - Speed: every agent sends a small UDP heartbeat to every peer's node
-//     address every 100 ms. A leader that has not heard a majority of the
+//     address every 100 ms, tagged with HMAC-SHA256 under a key all nodes
+//     share (--key-file) and stamped with the sender's clock. A leader that has not heard a majority of the
 //     nodes (itself included) within 300 ms (isolation) releases the VIP at
 //     once. A candidate that still hears a
 //     majority and has not heard the leader for 500 ms (takeover) revokes
@@ -72,11 +73,19 @@
 //     logs a duplicate-arp-owner finding, counts it (Conflicts) and probes
 //     again every 250 ms; `mooring drift arp` reports the MACs.
 //   - Local API server not ready: the node does not campaign or resigns.
-//   - Heartbeats are plain UDP and are accepted only from the peers'
-//     addresses. A host that can forge a peer's address on the node network
-//     can delay a takeover (by claiming the VIP) or hasten one (by
-//     silencing), never make a node bind without winning the etcd
-//     election.
+//   - Forged or replayed heartbeats: a beat counts only when it comes from
+//     a configured peer address, carries a valid HMAC-SHA256 tag under the
+//     shared key, has a timestamp above the last one accepted from that
+//     address and within 2 s of the receiver's clock. Peers are keyed by
+//     their address, so one address counts once toward a majority whatever
+//     names it claims, and a name stays with the address that gave it first.
+//     Rejected beats are counted by peer and reason and logged (once a
+//     minute per peer). Without the key, a host on the node network can
+//     only silence heartbeats (by dropping them), which hastens a takeover
+//     but never makes a node bind without winning the etcd election; it
+//     cannot keep an isolated holder believing it hears a majority. Nodes
+//     whose clocks differ by more than 2 s reject each other's beats (and
+//     say so): keep them in step with NTP, as etcd needs anyway.
 //   - Someone deletes the VIP (ip addr del): added back at once and
 //     announced again.
 package vip

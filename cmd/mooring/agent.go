@@ -119,6 +119,8 @@ type agentFlags struct {
 	etcdCert      string
 	etcdKey       string
 	printConfig   bool
+	keyFile       string
+	maxSkew       time.Duration
 }
 
 func init() {
@@ -137,13 +139,18 @@ once. See the vip package documentation for the design and its failure cases.
 The VIP comes from --vip/--interface, from --file (a ControlPlane or a kube-vip
 manifest), or from the ControlPlane of a revision (the source flags). Peers and
 the etcd endpoint default from the ControlPlane's members when it has them.
+Heartbeats carry an HMAC-SHA256 tag under the key of --key-file (the same
+file on every node) and a timestamp: forged and replayed beats are ignored.
 The agent exits 1 if it found another device answering for the VIP.`,
 		Example: `  # standalone
+  openssl rand -hex 32 > /etc/mooring/heartbeat.key   # once; copy to every node
   mooring agent --vip 198.51.100.10 --interface eth0 --node-name cp1 \
-    --peers 198.51.100.2,198.51.100.3 --etcd-endpoints http://198.51.100.1:2379
+    --peers 198.51.100.2,198.51.100.3 --etcd-endpoints http://198.51.100.1:2379 \
+    --key-file /etc/mooring/heartbeat.key
 
   # the ControlPlane of the repository's homelab overlay
-  mooring agent --repo https://git.example.com/ops/network.git --ref main --path overlays/homelab --node-name cp1`,
+  mooring agent --repo https://git.example.com/ops/network.git --ref main --path overlays/homelab --node-name cp1 \
+    --key-file /etc/mooring/heartbeat.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := f.options(cmd)
@@ -152,8 +159,8 @@ The agent exits 1 if it found another device answering for the VIP.`,
 			}
 			if f.printConfig {
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "vip: %s\ninterface: %s\nnode: %s\npeers: %v\netcd: %v\nreadyz: %q\n",
-					opts.Hold.Address, opts.Hold.Interface, opts.Election.Node, opts.Election.Peers, opts.Etcd, opts.Readyz)
+				fmt.Fprintf(w, "vip: %s\ninterface: %s\nnode: %s\npeers: %v\netcd: %v\nreadyz: %q\nheartbeat key: %d bytes\n",
+					opts.Hold.Address, opts.Hold.Interface, opts.Election.Node, opts.Election.Peers, opts.Etcd, opts.Readyz, len(opts.Election.Key))
 				return nil
 			}
 			a, err := vip.New(opts)
@@ -178,6 +185,8 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.StringVar(&f.node, "node-name", host, "this node's name (a ControlPlane member name)")
 	fs.StringSliceVar(&f.peers, "peers", nil, "other control-plane nodes' addresses (address or address:port) for heartbeats; default: the ControlPlane's other members")
 	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
+	fs.StringVar(&f.keyFile, "key-file", "", "file holding the heartbeat key all control-plane nodes share (at least 16 bytes, e.g. openssl rand -hex 32); required with peers")
+	fs.DurationVar(&f.maxSkew, "heartbeat-max-skew", 2*time.Second, "a heartbeat whose time is further than this from the node's clock is taken for a replay")
 	fs.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "this node's own etcd member (never the VIP); default: the member's clientURL, else http://127.0.0.1:2379")
 	fs.StringVar(&f.readyz, "readyz", "https://127.0.0.1:6443/readyz", `local API server readiness URL; "" makes this node always eligible`)
 	fs.IntVar(&f.ttl, "lease-ttl", 2, "etcd lease TTL in seconds")
@@ -287,6 +296,14 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	eopts.Isolation = f.isolation
 	eopts.Takeover = f.takeover
 	eopts.EtcdLeaderAway = f.leaderAway
+	eopts.MaxSkew = f.maxSkew
+	if f.keyFile != "" {
+		if eopts.Key, err = vip.ReadKeyFile(f.keyFile); err != nil {
+			return vip.Options{}, err
+		}
+	} else if len(peers) > 0 {
+		return vip.Options{}, errors.New("no heartbeat key: give --key-file (the same file on every control-plane node) so that peers can trust each other's heartbeats")
+	}
 	hopts := vip.DefaultHoldOptions()
 	hopts.Address, hopts.Interface = v.Address, v.Interface
 	hopts.ProbeWindow = f.probeWindow

@@ -26,6 +26,13 @@
 // a leader that stops (SIGTERM) first releases the VIP, then says so in a
 // last heartbeat, then resigns: the next candidate takes over within one
 // etcd round trip.
+//
+// Heartbeats count only when they are genuine: each carries an HMAC-SHA256
+// tag under a key every node shares (Options.Key) and a sequence number
+// (the sender's clock) that must grow and stay near the receiver's clock.
+// Peers are known by their configured address, so one address counts once
+// toward a majority whatever names it claims. A beat that fails any check
+// is counted by reason (HeartbeatStats) and ignored.
 package election
 
 import (
@@ -35,6 +42,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -68,6 +76,14 @@ type Options struct {
 	// hears a majority revokes its lease. Default Isolation + 2 × Heartbeat;
 	// raised to that when lower.
 	Takeover time.Duration
+	// Key is the heartbeat key every node shares (at least MinKeyLen
+	// bytes). Required when there are peers.
+	Key []byte
+	// MaxSkew is how far a beat's time may be from this node's clock
+	// before it is taken for a replay. Default 2 s: nodes of a cluster
+	// keep their clocks in step (NTP), and a replayed beat older than this
+	// is refused even by a node that just restarted.
+	MaxSkew time.Duration
 	// Tick is how often timeouts are checked. Default 10 ms.
 	Tick time.Duration
 	// Eligible reports whether this node may hold the VIP (its API server is
@@ -77,6 +93,10 @@ type Options struct {
 	// own member (checked every second), so that one node's failure does
 	// not also cost an etcd election before its lease can be revoked.
 	EtcdLeaderAway bool
+	// OnState is called, on the elector's goroutine, at every change of
+	// state with its reason. Nil means nothing is called; changes are
+	// logged either way.
+	OnState func(s State, reason string)
 	// Log receives the elector's decisions. Default slog.Default().
 	Log *slog.Logger
 }
@@ -89,6 +109,7 @@ func DefaultOptions(node string) Options {
 		Prefix:    "/mooring/vip/",
 		TTL:       2,
 		Heartbeat: 100 * time.Millisecond,
+		MaxSkew:   2 * time.Second,
 		Tick:      10 * time.Millisecond,
 
 		EtcdLeaderAway: true,
@@ -115,6 +136,9 @@ func (o Options) withDefaults() Options {
 	if min := o.Isolation + 2*o.Heartbeat; o.Takeover < min {
 		o.Takeover = min
 	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = d.MaxSkew
+	}
 	if o.Tick <= 0 {
 		o.Tick = d.Tick
 	}
@@ -127,13 +151,25 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// checkKey says why the heartbeat key cannot be used, if it cannot.
+func (o Options) checkKey() error {
+	if len(o.Peers) > 0 && len(o.Key) < MinKeyLen {
+		return fmt.Errorf("election: heartbeat key has %d bytes; at least %d are needed to authenticate heartbeats between peers", len(o.Key), MinKeyLen)
+	}
+	return nil
+}
+
 // Elector runs one node's side of the election.
 type Elector struct {
 	opts Options
 	cli  *clientv3.Client
+	hb   *heartbeats
 
 	mu     sync.Mutex
 	leader string
+	state  State
+
+	won, lost atomic.Int64
 }
 
 // New returns an Elector that campaigns through cli (a client of the node's
@@ -143,8 +179,16 @@ func New(cli *clientv3.Client, opts Options) (*Elector, error) {
 	if opts.Node == "" {
 		return nil, errors.New("election: node name is empty")
 	}
-	return &Elector{opts: opts, cli: cli}, nil
+	if err := opts.checkKey(); err != nil {
+		return nil, err
+	}
+	return &Elector{opts: opts, cli: cli, hb: newHeartbeats(opts)}, nil
 }
+
+// HeartbeatStats returns the counts of heartbeats received and rejected,
+// per configured peer, then one entry with the zero Addr for every other
+// source.
+func (e *Elector) HeartbeatStats() []PeerStats { return e.hb.snapshot() }
 
 // Leader returns the node name this elector last saw leading, or "".
 func (e *Elector) Leader() string {
@@ -156,7 +200,7 @@ func (e *Elector) Leader() string {
 // Sentinel reasons a term ends; Run logs them and starts a new term.
 var (
 	errIsolated    = errors.New("no majority heard: isolated")
-	errIneligible  = errors.New("not eligible")
+	errIneligible  = errors.New("not eligible (local API server not ready)")
 	errSessionLost = errors.New("etcd lease lost")
 )
 
@@ -165,8 +209,8 @@ var (
 // before it returns. Run returns nil when ctx ends, after releasing and
 // resigning.
 func (e *Elector) Run(ctx context.Context, hold func(context.Context)) error {
-	hb, err := newHeartbeats(e.opts.Node, e.opts.Listen, e.opts.Peers, e.opts.Heartbeat, e.opts.Log)
-	if err != nil {
+	hb := e.hb
+	if err := hb.listen(e.opts.Listen); err != nil {
 		return err
 	}
 	hbctx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
@@ -180,7 +224,8 @@ func (e *Elector) Run(ctx context.Context, hold func(context.Context)) error {
 
 	backoff := e.opts.Tick
 	for ctx.Err() == nil {
-		if !e.ready(hb) {
+		if why := e.notReady(hb); why != "" {
+			e.setState(Follower, why)
 			sleep(ctx, e.opts.Tick)
 			continue
 		}
@@ -188,7 +233,7 @@ func (e *Elector) Run(ctx context.Context, hold func(context.Context)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		e.opts.Log.Info("election term ended", "reason", err)
+		e.opts.Log.Debug("election term ended", "reason", err)
 		if errors.Is(err, errIsolated) || errors.Is(err, errIneligible) || errors.Is(err, errSessionLost) {
 			backoff = e.opts.Tick
 		} else {
@@ -199,11 +244,21 @@ func (e *Elector) Run(ctx context.Context, hold func(context.Context)) error {
 	return nil
 }
 
-// ready reports whether this node may campaign: it is eligible and, with
-// peers, hears a majority of the candidates.
-func (e *Elector) ready(hb *heartbeats) bool {
-	return e.opts.Eligible() && e.hearsMajority(hb)
+// notReady says why this node may not campaign, or "" when it may: it
+// must be eligible and, with peers, hear a majority of the candidates.
+func (e *Elector) notReady(hb *heartbeats) string {
+	if !e.opts.Eligible() {
+		return errIneligible.Error()
+	}
+	if !e.hearsMajority(hb) {
+		return "no majority of the candidates heard"
+	}
+	return ""
 }
+
+// Elections returns how many elections this node won (it became the
+// holder) and lost (another node became leader while it campaigned).
+func (e *Elector) Elections() (won, lost int64) { return e.won.Load(), e.lost.Load() }
 
 func (e *Elector) hearsMajority(hb *heartbeats) bool {
 	if len(e.opts.Peers) == 0 {
@@ -236,6 +291,7 @@ func (e *Elector) term(ctx context.Context, hb *heartbeats, hold func(context.Co
 	cctx, ccancel := context.WithCancel(sctx)
 	defer ccancel()
 	go func() { won <- el.Campaign(cctx, e.opts.Node) }()
+	e.setState(Candidate, "campaigning")
 
 	type leaderInfo struct {
 		name  string
@@ -264,6 +320,9 @@ func (e *Elector) term(ctx context.Context, hb *heartbeats, hold func(context.Co
 			}
 			if len(r.Kvs) > 0 {
 				kv := r.Kvs[0]
+				if string(kv.Value) != cur.name && string(kv.Value) != e.opts.Node {
+					e.lost.Add(1)
+				}
 				cur = leaderInfo{name: string(kv.Value), lease: clientv3.LeaseID(kv.Lease), since: time.Now()}
 				e.mu.Lock()
 				e.leader = cur.name
@@ -313,6 +372,8 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 	e.mu.Lock()
 	e.leader = e.opts.Node
 	e.mu.Unlock()
+	e.won.Add(1)
+	e.setState(Holder, "won the election")
 	tick := time.NewTicker(e.opts.Tick)
 	defer tick.Stop()
 
@@ -328,14 +389,15 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 		}
 		select {
 		case <-ctx.Done():
+			e.setState(Released, "stopping")
 			e.resign(ctx, el, sess)
 			return ctx.Err()
 		case <-sess.Done():
+			e.setState(Released, errSessionLost.Error())
 			return errSessionLost
 		case <-tick.C:
 		}
 	}
-	log.Info("elected leader")
 
 	hb.setHolding(true, false)
 	hctx, hcancel := context.WithCancel(ctx)
@@ -347,33 +409,34 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 	if e.opts.EtcdLeaderAway && len(e.opts.Peers) > 0 {
 		go e.keepEtcdLeaderAway(hctx, time.Second)
 	}
-	release := func() {
+	release := func(why string) {
 		hcancel()
 		<-hdone
 		hb.setHolding(false, false)
+		e.setState(Released, why)
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			release()
+			release("stopping")
 			e.resign(ctx, el, sess)
 			return ctx.Err()
 		case <-sess.Done():
-			release()
+			release(errSessionLost.Error())
 			return errSessionLost
 		case <-hdone:
 			// hold gave up (it could not bind): let another node try.
-			release()
+			err := errors.New("holder stopped")
+			release(err.Error())
 			e.resign(ctx, el, sess)
-			return errors.New("holder stopped")
+			return err
 		case <-tick.C:
 			if !e.hearsMajority(hb) {
-				release()
-				log.Warn("no majority of peers heard; released the VIP", "within", e.opts.Isolation)
+				release(fmt.Sprintf("%v within %v", errIsolated, e.opts.Isolation))
 				return errIsolated
 			}
 			if !e.opts.Eligible() {
-				release()
+				release(errIneligible.Error())
 				e.resign(ctx, el, sess)
 				return errIneligible
 			}
