@@ -1,0 +1,138 @@
+// Package live reads what the status page shows of a running cluster: the
+// addresses LoadBalancer Services hold (their status, as MetalLB set it),
+// the etcd cluster's members and health, and who answers ARP for the VIP
+// and the LoadBalancer addresses. It is the page's edge: statuspage.Build
+// stays pure and takes what this package observed as plain values.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/mooringhq/mooring/drift/arp"
+	"github.com/mooringhq/mooring/reconciler"
+	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/statuspage"
+	"github.com/mooringhq/mooring/vip/neigh"
+)
+
+var services = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+
+// Services lists the cluster's Services of type LoadBalancer, by namespace
+// and name, with the addresses their status.loadBalancer.ingress holds.
+func Services(ctx context.Context, cfg *rest.Config) ([]statuspage.LiveService, error) {
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("services: %w", err)
+	}
+	var out []statuspage.LiveService
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := dc.Resource(services).List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list services: %w", err)
+		}
+		for _, u := range list.Items {
+			if s, ok := loadBalancer(u); ok {
+				out = append(out, s)
+			}
+		}
+		if opts.Continue = list.GetContinue(); opts.Continue == "" {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b statuspage.LiveService) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return out, nil
+}
+
+// loadBalancer reads a Service's status addresses; ok is false for other
+// types. Hostnames (no address) and malformed addresses are left out.
+func loadBalancer(u unstructured.Unstructured) (statuspage.LiveService, bool) {
+	if t, _, _ := unstructured.NestedString(u.Object, "spec", "type"); t != "LoadBalancer" {
+		return statuspage.LiveService{}, false
+	}
+	s := statuspage.LiveService{Namespace: u.GetNamespace(), Name: u.GetName(), IPs: []netip.Addr{}}
+	ingress, _, _ := unstructured.NestedSlice(u.Object, "status", "loadBalancer", "ingress")
+	for _, in := range ingress {
+		m, _ := in.(map[string]any)
+		ip, _ := m["ip"].(string)
+		if a, err := netip.ParseAddr(ip); err == nil {
+			s.IPs = append(s.IPs, a.Unmap())
+		}
+	}
+	return s, true
+}
+
+// Options say what to observe; a nil field is not observed.
+type Options struct {
+	// Cluster reaches the API server, for Services.
+	Cluster *rest.Config
+	// Etcd reaches the etcd members of the model's ControlPlane.
+	Etcd *reconciler.EtcdOptions
+	// ARP asks the link who answers for the VIP, the control-plane nodes'
+	// addresses and the LoadBalancer addresses (and, with PoolsFree, free
+	// pool addresses). It needs root (a raw socket).
+	ARP *reconciler.ARPOptions
+	// Timeout bounds the whole observation. Default 10 seconds.
+	Timeout time.Duration
+}
+
+// Observe reads the live state m describes. What could be read is returned
+// even when some part failed; the error names each part that did.
+func Observe(ctx context.Context, m *model.Model, opts Options) (statuspage.Observed, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	var obs statuspage.Observed
+	var errs []error
+	if opts.Cluster != nil {
+		s, err := Services(ctx, opts.Cluster)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			obs.Services = s
+		}
+	}
+	if opts.Etcd != nil && m != nil && m.ControlPlane != nil {
+		o, err := reconciler.ObserveEtcd(ctx, *m.ControlPlane, *opts.Etcd)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("etcd: %w", err))
+		} else {
+			obs.Etcd = &o
+		}
+	}
+	if opts.ARP != nil && m != nil {
+		owners, err := owners(ctx, m, *opts.ARP)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("arp on %s: %w", opts.ARP.Interface, err))
+		} else {
+			obs.ARP = owners
+		}
+	}
+	return obs, errors.Join(errs...)
+}
+
+// owners asks the link as the drift stage's ARP check does.
+func owners(ctx context.Context, m *model.Model, o reconciler.ARPOptions) (neigh.Owners, error) {
+	if o.Window <= 0 {
+		o.Window = time.Second
+	}
+	targets := arp.Targets(m, arp.TargetOptions{PoolsFree: o.PoolsFree, MaxFreePerPool: o.MaxFreePerPool})
+	_, owners, err := arp.Check(ctx, o.Interface, targets, arp.Options{Scan: neigh.ScanOptions{Window: o.Window, Rounds: o.Rounds}})
+	return owners, err
+}
