@@ -85,6 +85,8 @@ $(CONTROLLER_GEN):
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=api/v1alpha1/crd
+	for f in api/v1alpha1/crd/*.yaml; do b=$$(basename $$f); k=$$(sed -n 's/^    kind: //p' $$f); \
+	  { echo "# mooring's $$k CRD ($$f, from \`make generate\`), copied unchanged."; cat $$f; } > examples-repo/base/crds/$$b; done
 
 ## demo: mooring's whole job on the built-in example; no cluster needed.
 demo: bin/mooring $(ASSETS)/etcd

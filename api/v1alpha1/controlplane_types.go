@@ -90,7 +90,7 @@ type ControlPlaneList struct {
 
 // AddToScheme registers mooring's types with a scheme.
 func AddToScheme(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &ControlPlane{}, &ControlPlaneList{})
+	s.AddKnownTypes(GroupVersion, &ControlPlane{}, &ControlPlaneList{}, &Site{}, &SiteList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

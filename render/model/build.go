@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/mooringhq/mooring/api/v1alpha1"
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/manifest"
 )
@@ -27,6 +28,9 @@ const (
 	CodeInvalidField = "invalid-field"
 	// CodeInvalidAddress is an IP address field that does not parse.
 	CodeInvalidAddress = "invalid-address"
+	// CodeUnknownField is a field the CRD schema of one of mooring's own
+	// kinds does not declare (likely a typo the API server would refuse).
+	CodeUnknownField = "unknown-field"
 	// CodeUnknownKind is a kind mooring does not know in the metallb.io or
 	// mooring.dev groups (likely a typo: the API server would refuse it).
 	CodeUnknownKind = "unknown-kind"
@@ -48,7 +52,8 @@ const (
 	AnnotationAllowSharedIPDeprecated   = "metallb.universe.tf/allow-shared-ip"
 	AnnotationIngressClass              = "kubernetes.io/ingress.class"
 	AnnotationDefaultIngressClass       = "ingressclass.kubernetes.io/is-default-class"
-	// DefaultAPIServerPort is the VIP port when none is given.
+	// DefaultAPIServerPort is kube-vip's port when its env sets none (the
+	// ControlPlane's default comes from its CRD, and is the same).
 	DefaultAPIServerPort = 6443
 )
 
@@ -121,13 +126,19 @@ func (b *builder) object(o manifest.Object) {
 		case "L2Advertisement":
 			b.l2adv(s, u.Object)
 		}
-	case group == "mooring.dev":
-		if kind != "ControlPlane" || version != "v1alpha1" {
+	case group == v1alpha1.GroupVersion.Group:
+		if _, ok := v1alpha1.SchemaFor(kind); !ok || version != v1alpha1.GroupVersion.Version {
 			s.add(finding.Error, CodeUnknownKind, "kind", apiVersion+" "+kind,
-				fmt.Sprintf("mooring has no kind %q in %s (it serves mooring.dev/v1alpha1 ControlPlane)", kind, apiVersion))
+				fmt.Sprintf("mooring has no kind %q in %s (it serves %s %s)", kind, apiVersion,
+					v1alpha1.GroupVersion, strings.Join(v1alpha1.Kinds(), ", ")))
 			return
 		}
-		b.controlPlane(s, u.Object)
+		switch kind {
+		case "ControlPlane":
+			b.controlPlane(s, u.Object)
+		case "Site":
+			b.site(s, u.Object)
+		}
 	case group == "networking.k8s.io" && version == "v1" && kind == "Ingress":
 		b.ingress(s, u.Object)
 	case group == "networking.k8s.io" && version == "v1" && kind == "IngressClass":
@@ -358,24 +369,6 @@ func (b *builder) service(s *src, obj map[string]any) {
 	b.m.LoadBalancers = append(b.m.LoadBalancers, lb)
 }
 
-// controlPlaneObject mirrors mooring.dev/v1alpha1 ControlPlane's spec (see
-// api/v1alpha1) for decoding, keeping render free of generated code.
-type controlPlaneObject struct {
-	Spec struct {
-		VIP struct {
-			Address   string `json:"address"`
-			Port      *int   `json:"port"`
-			Interface string `json:"interface"`
-		} `json:"vip"`
-		Members []struct {
-			Name      string `json:"name"`
-			Address   string `json:"address"`
-			PeerURL   string `json:"peerURL"`
-			ClientURL string `json:"clientURL"`
-		} `json:"members"`
-	} `json:"spec"`
-}
-
 func (b *builder) controlPlane(s *src, obj map[string]any) {
 	if b.m.ControlPlane != nil {
 		first := b.m.ControlPlane.Meta
@@ -384,16 +377,13 @@ func (b *builder) controlPlane(s *src, obj map[string]any) {
 				first.Object, first.File))
 		return
 	}
-	var o controlPlaneObject
-	if !s.decode(obj, &o) {
+	var o v1alpha1.ControlPlane
+	if !s.decodeCRD(obj, &o) {
 		return
 	}
 	cp := &ControlPlane{Meta: s.meta}
 	cp.VIP.Interface = o.Spec.VIP.Interface
-	cp.VIP.Port = DefaultAPIServerPort
-	if o.Spec.VIP.Port != nil {
-		cp.VIP.Port = *o.Spec.VIP.Port
-	}
+	cp.VIP.Port = int(o.Spec.VIP.Port)
 	cp.VIP.Address = s.addr(o.Spec.VIP.Address, "spec.vip.address", "VIP")
 	for i, m := range o.Spec.Members {
 		cp.Members = append(cp.Members, Member{
@@ -404,6 +394,26 @@ func (b *builder) controlPlane(s *src, obj map[string]any) {
 		})
 	}
 	b.m.ControlPlane = cp
+}
+
+// decodeCRD reads one of mooring's own objects through its generated CRD
+// schema, as the API server would: it fills in the schema's defaults,
+// reports every field the schema does not declare (the API server refuses
+// them with kubectl's strict field validation), then decodes into the typed
+// API. It reports false when the object cannot be read at all.
+func (s *src) decodeCRD(obj map[string]any, into any) bool {
+	sch, ok := v1alpha1.SchemaFor(s.meta.Object.Kind)
+	if !ok {
+		return false
+	}
+	obj = runtime.DeepCopyJSON(obj)
+	for _, f := range sch.UnknownFields(obj) {
+		s.add(finding.Error, CodeUnknownField, f, "",
+			fmt.Sprintf("%s %q has no field %s in %s; the API server refuses it",
+				s.meta.Object.Kind, s.meta.Object.Name, f, v1alpha1.GroupVersion))
+	}
+	sch.ApplyDefaults(obj)
+	return s.decode(obj, into)
 }
 
 // addr parses a required address field, adding a finding when it is bad.

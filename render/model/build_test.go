@@ -123,3 +123,42 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// TestControlPlaneStrict reads a ControlPlane through its CRD schema: a
+// misspelt field is an error naming the file and field path (the API server
+// refuses it), the rest is still modelled, and the port left out takes the
+// CRD's default.
+func TestControlPlaneStrict(t *testing.T) {
+	objs, err := modeltest.Decode("cp.yaml", []byte(`
+apiVersion: mooring.dev/v1alpha1
+kind: ControlPlane
+metadata: {name: cp, labels: {any: thing}}
+spec:
+  vip: {address: 192.0.2.10, intrface: eth0}
+  members:
+  - {name: a, address: 192.0.2.11, peerURL: "https://192.0.2.11:2380", clientURL: "https://192.0.2.11:2379", role: voter}
+  extra: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, fs := model.Build(objs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Code+" "+f.File+" "+f.Field)
+	}
+	want := []string{
+		"unknown-field cp.yaml spec.extra",
+		"unknown-field cp.yaml spec.members[0].role",
+		"unknown-field cp.yaml spec.vip.intrface",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if m.ControlPlane == nil || m.ControlPlane.VIP.Address.String() != "192.0.2.10" || len(m.ControlPlane.Members) != 1 {
+		t.Fatalf("ControlPlane not modelled: %+v", m.ControlPlane)
+	}
+	if m.ControlPlane.VIP.Port != model.DefaultAPIServerPort || m.ControlPlane.VIP.Interface != "" {
+		t.Errorf("VIP %+v: want the CRD's default port %d and no interface", m.ControlPlane.VIP, model.DefaultAPIServerPort)
+	}
+}

@@ -183,4 +183,7 @@ type Model struct {
 	ControlPlane *ControlPlane
 	// KubeVIP is nil when the repo has no kube-vip manifest.
 	KubeVIP *KubeVIP
+	// Site is nil when the repo declares none; the checks against the
+	// site's network are then skipped.
+	Site *Site `json:",omitempty"`
 }

@@ -28,6 +28,7 @@ func Validate(m *model.Model) []finding.Finding {
 	fs = append(fs, ingresses(m)...)
 	fs = append(fs, loadBalancers(m)...)
 	fs = append(fs, controlPlane(m)...)
+	fs = append(fs, site(m)...)
 	finding.Sort(fs)
 	return fs
 }
