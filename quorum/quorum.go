@@ -3,6 +3,8 @@
 // survives, and whether a change of voting members is safe. It is pure.
 package quorum
 
+import "fmt"
+
 // Majority returns the quorum of n voting members: ⌊n/2⌋+1. Learners do not
 // vote and must not be counted in n. Majority(0) is 1: an empty cluster can
 // never reach quorum.
@@ -60,4 +62,25 @@ func Check(voters, healthy int) Status {
 	default:
 		return Healthy
 	}
+}
+
+// Margin returns how many more of voters voting members may fail, healthy
+// of them being healthy, before the cluster loses quorum: healthy minus the
+// quorum. It is negative when quorum is already lost.
+func Margin(voters, healthy int) int {
+	return healthy - Majority(voters)
+}
+
+// Describe states the margin in the words every etcd report uses:
+// "3 voting members, 3 healthy, can lose 1 more", "... can lose 0 more",
+// or "3 voting members, 1 healthy, quorum lost (needs 2)".
+func Describe(voters, healthy int) string {
+	noun := "voting members"
+	if voters == 1 {
+		noun = "voting member"
+	}
+	if m := Margin(voters, healthy); m >= 0 {
+		return fmt.Sprintf("%d %s, %d healthy, can lose %d more", voters, noun, healthy, m)
+	}
+	return fmt.Sprintf("%d %s, %d healthy, quorum lost (needs %d)", voters, noun, healthy, Majority(voters))
 }

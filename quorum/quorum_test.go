@@ -40,3 +40,26 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	tests := []struct {
+		voters, healthy, margin int
+		want                    string
+	}{
+		{3, 3, 1, "3 voting members, 3 healthy, can lose 1 more"},
+		{3, 2, 0, "3 voting members, 2 healthy, can lose 0 more"},
+		{3, 1, -1, "3 voting members, 1 healthy, quorum lost (needs 2)"},
+		{5, 5, 2, "5 voting members, 5 healthy, can lose 2 more"},
+		{4, 4, 1, "4 voting members, 4 healthy, can lose 1 more"},
+		{1, 1, 0, "1 voting member, 1 healthy, can lose 0 more"},
+		{0, 0, -1, "0 voting members, 0 healthy, quorum lost (needs 1)"},
+	}
+	for _, tt := range tests {
+		if got := Margin(tt.voters, tt.healthy); got != tt.margin {
+			t.Errorf("Margin(%d, %d) = %d, want %d", tt.voters, tt.healthy, got, tt.margin)
+		}
+		if got := Describe(tt.voters, tt.healthy); got != tt.want {
+			t.Errorf("Describe(%d, %d) = %q, want %q", tt.voters, tt.healthy, got, tt.want)
+		}
+	}
+}

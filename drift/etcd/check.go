@@ -24,6 +24,9 @@ const (
 	CodeLagging           = "etcd-member-lagging"
 	CodeQuorumAtRisk      = "etcd-quorum-at-risk"
 	CodeQuorumLost        = "etcd-quorum-lost"
+	// CodeQuorumMargin (info) states a healthy cluster's margin, so every
+	// etcd report says how many more members it can lose.
+	CodeQuorumMargin = "etcd-quorum-margin"
 )
 
 // CheckOptions configures Check.
@@ -85,8 +88,9 @@ func (c *checker) run(opts CheckOptions) {
 			c.add(finding.Error, CodeUnreachable, memberObject(d.Name, 0), fmt.Sprintf("spec.members[%d].clientURL", i),
 				"healthy", c.probeErr(d.ClientURL, nil), "etcd member %q did not answer at %s", d.Name, d.ClientURL)
 		}
+		margin := quorum.Describe(len(c.cp.Members), 0)
 		c.add(finding.Error, CodeQuorumLost, c.cluster(), "spec.members", fmt.Sprintf("%d voters healthy", len(c.cp.Members)),
-			"no member answered", "no etcd member answered within %v: the cluster has no quorum as seen from here", c.obs.Timeout)
+			margin, "no etcd member answered within %v: the cluster has no quorum as seen from here (%s declared)", c.obs.Timeout, margin)
 		return
 	}
 	mt := Match(c.cp.Members, c.obs.Members)
@@ -213,13 +217,15 @@ func (c *checker) quorum() {
 	voters := len(c.obs.Voters())
 	healthy := c.obs.HealthyVoters()
 	need := quorum.Majority(voters)
-	observed := fmt.Sprintf("%d of %d voters healthy", healthy, voters)
+	margin := quorum.Describe(voters, healthy)
 	switch quorum.Check(voters, healthy) {
+	case quorum.Healthy:
+		c.add(finding.Info, CodeQuorumMargin, c.cluster(), "spec.members", "", margin, "etcd: %s", margin)
 	case quorum.AtRisk:
-		c.add(finding.Warning, CodeQuorumAtRisk, c.cluster(), "spec.members", fmt.Sprintf("more than %d healthy voters", need), observed,
-			"etcd has exactly a quorum (%d) of healthy voters: one more failure stops the cluster", need)
+		c.add(finding.Warning, CodeQuorumAtRisk, c.cluster(), "spec.members", fmt.Sprintf("more than %d healthy voters", need), margin,
+			"etcd has exactly a quorum (%d) of healthy voters: one more failure stops the cluster (%s)", need, margin)
 	case quorum.Lost:
-		c.add(finding.Error, CodeQuorumLost, c.cluster(), "spec.members", fmt.Sprintf("at least %d healthy voters", need), observed,
-			"etcd has fewer healthy voters than a quorum (%d): the cluster accepts no writes", need)
+		c.add(finding.Error, CodeQuorumLost, c.cluster(), "spec.members", fmt.Sprintf("at least %d healthy voters", need), margin,
+			"etcd has fewer healthy voters than a quorum (%d): the cluster accepts no writes (%s)", need, margin)
 	}
 }

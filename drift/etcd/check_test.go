@@ -1,6 +1,7 @@
 package etcd_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,7 +43,7 @@ func TestCheck(t *testing.T) {
 		obs  func() etcd.Observation
 		want []string
 	}{
-		{"healthy", declared(3), func() etcd.Observation { return cluster(3) }, nil},
+		{"healthy", declared(3), func() etcd.Observation { return cluster(3) }, []string{"info etcd-quorum-margin cp"}},
 		{"one unreachable of three: at risk", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			o.Probes = o.Probes[:2]
@@ -52,7 +53,7 @@ func TestCheck(t *testing.T) {
 			o := cluster(5)
 			o.Probes = o.Probes[:4]
 			return o
-		}, []string{"error etcd-member-unreachable e"}},
+		}, []string{"error etcd-member-unreachable e", "info etcd-quorum-margin cp"}},
 		{"answers but cannot read: unhealthy", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			o.Probes[1].Healthy, o.Probes[1].Err = false, "linearizable read: deadline"
@@ -65,19 +66,19 @@ func TestCheck(t *testing.T) {
 			o.Members[2].PeerURLs = []string{"https://10.0.0.9:2380"}
 			o.Members[2].Name = "z"
 			return o
-		}, []string{"error etcd-member-missing c", "error etcd-member-undeclared z"}},
+		}, []string{"error etcd-member-missing c", "error etcd-member-undeclared z", "info etcd-quorum-margin cp"}},
 		{"mismatches", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			o.Members[0].Name = "renamed"
 			o.Members[1].PeerURLs = []string{"https://10.0.0.8:2380"}
 			o.Members[2].ClientURLs = []string{"https://10.0.0.7:2379"}
 			return o
-		}, []string{"error etcd-peer-url-mismatch b", "warning etcd-client-url-mismatch c", "warning etcd-member-name-mismatch a"}},
+		}, []string{"error etcd-peer-url-mismatch b", "info etcd-quorum-margin cp", "warning etcd-client-url-mismatch c", "warning etcd-member-name-mismatch a"}},
 		{"learner", declared(4), func() etcd.Observation {
 			o := cluster(4)
 			o.Members[3].IsLearner = true
 			return o
-		}, []string{"warning etcd-learner-not-promoted d"}},
+		}, []string{"info etcd-quorum-margin cp", "warning etcd-learner-not-promoted d"}},
 		{"alarm and lagging", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			o.Probes[2].Status.RaftIndex = 1
@@ -85,14 +86,14 @@ func TestCheck(t *testing.T) {
 			o.Probes[1].Status.RaftIndex = 4500
 			o.Alarms = []etcd.Alarm{{MemberID: 2, Type: "NOSPACE"}}
 			return o
-		}, []string{"error etcd-alarm b", "warning etcd-member-lagging c"}},
+		}, []string{"error etcd-alarm b", "info etcd-quorum-margin cp", "warning etcd-member-lagging c"}},
 		{"no leader", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			for i := range o.Probes {
 				o.Probes[i].Status.Leader = 0
 			}
 			return o
-		}, []string{"error etcd-no-leader cp"}},
+		}, []string{"error etcd-no-leader cp", "info etcd-quorum-margin cp"}},
 		{"two of three lost", declared(3), func() etcd.Observation {
 			o := cluster(3)
 			o.Probes = o.Probes[:1]
@@ -104,6 +105,40 @@ func TestCheck(t *testing.T) {
 			got := codes(etcd.Check(tc.cp, tc.obs(), etcd.DefaultCheckOptions()))
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestQuorumMargin: every report states the margin, in the quorum finding
+// itself when the cluster is at risk or lost.
+func TestQuorumMargin(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		members  int
+		down     int
+		code     string
+		observed string
+	}{
+		{"three healthy", 3, 0, etcd.CodeQuorumMargin, "3 voting members, 3 healthy, can lose 1 more"},
+		{"three, one down", 3, 1, etcd.CodeQuorumAtRisk, "3 voting members, 2 healthy, can lose 0 more"},
+		{"three, two down", 3, 2, etcd.CodeQuorumLost, "3 voting members, 1 healthy, quorum lost (needs 2)"},
+		{"five, one down", 5, 1, etcd.CodeQuorumMargin, "5 voting members, 4 healthy, can lose 1 more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := cluster(tc.members)
+			o.Probes = o.Probes[:tc.members-tc.down]
+			var got []string
+			for _, f := range etcd.Check(declared(tc.members), o, etcd.DefaultCheckOptions()) {
+				if f.Code == etcd.CodeQuorumMargin || f.Code == etcd.CodeQuorumAtRisk || f.Code == etcd.CodeQuorumLost {
+					got = append(got, f.Code+": "+f.Observed)
+					if !strings.Contains(f.Message, tc.observed) {
+						t.Errorf("message %q does not state the margin", f.Message)
+					}
+				}
+			}
+			if diff := cmp.Diff([]string{tc.code + ": " + tc.observed}, got); diff != "" {
+				t.Errorf("quorum findings (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -34,7 +34,8 @@ type Observation struct {
 	// MembersFrom is the endpoint whose member list is shown (the leader's
 	// when it answered).
 	MembersFrom string `json:"membersFrom,omitempty"`
-	// Alarms are the cluster's active alarms, from alarm lists and statuses.
+	// Alarms are the cluster's active alarms, from the Maintenance API's
+	// alarm list as a healthy voter answered it.
 	Alarms []Alarm `json:"alarms,omitempty"`
 }
 

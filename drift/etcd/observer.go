@@ -5,9 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -232,7 +230,7 @@ func (o *Observer) probe(ctx context.Context, ep string) (Probe, []Member, []Ala
 		Version:          st.Version,
 		Errors:           st.Errors,
 	}
-	alarms := alarmsFromErrors(st.Header.MemberId, st.Errors)
+	var alarms []Alarm
 
 	var (
 		wg        sync.WaitGroup
@@ -274,8 +272,10 @@ func (o *Observer) probe(ctx context.Context, ep string) (Probe, []Member, []Ala
 	} else {
 		p.Healthy = true
 	}
-	// Alarm lists go through raft; statuses already carry each member's own
-	// alarms, so only ask when the cluster can answer.
+	// Alarms come from the Maintenance API's alarm list, which holds every
+	// member's: not from the text of a status's errors. The list goes
+	// through raft, so only a member that just served a linearizable read
+	// is asked (a learner serves no such request).
 	if p.Healthy && !st.IsLearner {
 		if resp, err := cli.AlarmList(ctx); err == nil {
 			for _, a := range resp.Alarms {
@@ -294,31 +294,4 @@ func errText(ctx context.Context, err error) string {
 		return fmt.Sprintf("no answer before the deadline (%v)", err)
 	}
 	return err.Error()
-}
-
-// Compiled on first use, not at start: every mooring command pays for
-// package initialization, and most never need these.
-var (
-	alarmTypeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`alarm:\s*"?([A-Z]+)`) })
-	alarmIDRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`memberID:\s*(\d+)`) })
-)
-
-// alarmsFromErrors reads alarms from a status's errors, which etcd fills
-// with the text form of each AlarmMember.
-func alarmsFromErrors(self uint64, errs []string) []Alarm {
-	var out []Alarm
-	for _, e := range errs {
-		m := alarmTypeRe().FindStringSubmatch(e)
-		if m == nil || m[1] == "NONE" {
-			continue
-		}
-		id := self
-		if im := alarmIDRe().FindStringSubmatch(e); im != nil {
-			if v, err := strconv.ParseUint(im[1], 10, 64); err == nil {
-				id = v
-			}
-		}
-		out = append(out, Alarm{MemberID: id, Type: m[1]})
-	}
-	return out
 }

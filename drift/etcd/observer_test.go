@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	etcd "github.com/mooringhq/mooring/drift/etcd"
 	"github.com/mooringhq/mooring/finding"
@@ -78,7 +80,7 @@ func TestObserveRealClusters(t *testing.T) {
 			cp := c.ControlPlane()
 			eps := c.ClientURLs()
 
-			obs, _ := settle(t, o, cp, eps, nil)
+			obs, _ := settle(t, o, cp, eps, []string{"info etcd-quorum-margin test"})
 			if len(obs.Members) != tc.members || obs.HealthyVoters() != tc.members {
 				t.Fatalf("members %d, healthy voters %d; want %d", len(obs.Members), obs.HealthyVoters(), tc.members)
 			}
@@ -94,6 +96,8 @@ func TestObserveRealClusters(t *testing.T) {
 			want := []string{"error etcd-member-unreachable m1"}
 			if tc.members == 3 {
 				want = append(want, "warning etcd-quorum-at-risk test")
+			} else {
+				want = append(want, "info etcd-quorum-margin test")
 			}
 			sort.Strings(want)
 			settle(t, o, cp, eps, want)
@@ -110,7 +114,7 @@ func TestObserveRealClusters(t *testing.T) {
 			}
 			survivors = append(survivors, "m0")
 			for i, w := range want {
-				if w == "warning etcd-quorum-at-risk test" {
+				if w == "warning etcd-quorum-at-risk test" || w == "info etcd-quorum-margin test" {
 					want = append(want[:i], want[i+1:]...)
 					break
 				}
@@ -139,6 +143,43 @@ func TestObserveUndeclaredAndMismatch(t *testing.T) {
 	settle(t, o, cp, c.ClientURLs()[:2], []string{
 		"error etcd-member-missing ghost",
 		"error etcd-member-undeclared m2",
+		"info etcd-quorum-margin test",
 		"warning etcd-member-name-mismatch renamed",
 	})
+}
+
+// TestObserveAlarms raises a real NOSPACE alarm through the Maintenance API
+// and sees it reported from the alarm list, naming the member; disarmed, it
+// is gone.
+func TestObserveAlarms(t *testing.T) {
+	c := testbed.StartEtcd(t, testbed.EtcdOptions{Members: 3})
+	o := observer(t, c)
+	cp := c.ControlPlane()
+	eps := c.ClientURLs()
+	obs, _ := settle(t, o, cp, eps, []string{"info etcd-quorum-margin test"})
+	target, _ := obs.Member(obs.Probes[1].MemberID)
+
+	cli, err := o.Client(eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	alarm := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: target.ID, Alarm: pb.AlarmType_NOSPACE}
+	if _, err := pb.NewMaintenanceClient(cli.ActiveConnection()).Alarm(ctx, alarm); err != nil {
+		t.Fatalf("activate alarm: %v", err)
+	}
+	obs, fs := settle(t, o, cp, eps, []string{"error etcd-alarm " + target.Name, "info etcd-quorum-margin test"})
+	if diff := cmp.Diff([]etcd.Alarm{{MemberID: target.ID, Type: "NOSPACE"}}, obs.Alarms); diff != "" {
+		t.Errorf("alarms (-want +got):\n%s", diff)
+	}
+	for _, f := range fs {
+		if f.Code == etcd.CodeAlarm && f.Observed != "NOSPACE" {
+			t.Errorf("alarm finding observed %q, want NOSPACE", f.Observed)
+		}
+	}
+	if _, err := cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: target.ID, Alarm: pb.AlarmType_NOSPACE}); err != nil {
+		t.Fatalf("disarm: %v", err)
+	}
+	settle(t, o, cp, eps, []string{"info etcd-quorum-margin test"})
 }

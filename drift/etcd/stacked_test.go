@@ -58,7 +58,7 @@ func TestStackedControlPlane(t *testing.T) {
 	o := observer(t, c)
 	cp := c.ControlPlane()
 	eps := c.ClientURLs()
-	settle(t, o, cp, eps, nil)
+	settle(t, o, cp, eps, []string{"info etcd-quorum-margin test"})
 
 	// One member lost: writes go on (the API server's etcd client fails
 	// over, which may take a retry) and mooring reports the member.
