@@ -235,16 +235,21 @@ func (x *Executor) step(ctx context.Context, s Step, opts ApplyOptions) error {
 		if !ok {
 			return nil
 		}
-		if err := requireHealthy(obs, 0); err != nil {
+		// The member removed may be dead (a replacement); every other
+		// member must be healthy.
+		if err := requireHealthy(obs, m.ID); err != nil {
 			return err
 		}
 		if obs.Leader() == m.ID && !m.IsLearner {
 			return fmt.Errorf("member %s is the leader again; plan again", s.Name)
 		}
 		if !m.IsLearner {
-			voters := len(obs.Voters()) - 1
-			if quorum.Check(voters, obs.HealthyVoters()-1) == quorum.Lost {
-				return fmt.Errorf("removing %s would leave no quorum", s.Name)
+			voters, healthy := len(obs.Voters())-1, obs.HealthyVoters()
+			if obs.Health(m.ID) == etcd.Healthy {
+				healthy--
+			}
+			if quorum.Check(voters, healthy) == quorum.Lost {
+				return fmt.Errorf("removing %s would leave no quorum (%s)", s.Name, quorum.Describe(voters, healthy))
 			}
 		}
 		// Ask the other members: the removed one stops itself as soon as it

@@ -3,12 +3,19 @@ package members_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	etcd "github.com/mooringhq/mooring/drift/etcd"
 	"github.com/mooringhq/mooring/internal/testbed"
@@ -145,5 +152,141 @@ func TestApplyRealCluster(t *testing.T) {
 				t.Fatalf("removed member %s still leads", leader.Name)
 			}
 		})
+	}
+}
+
+// TestReplaceDeadMember is the change users make most: a member dies for
+// good and the repo declares its successor instead. A real kube-apiserver
+// runs on the 3-member cluster and writes all along; the plan removes the
+// dead member first, adds the successor as a learner, waits until it is in
+// sync and promotes it. It ends with 3 healthy voters, and no write failed
+// while the plan ran.
+func TestReplaceDeadMember(t *testing.T) {
+	testbed.Asset(t, "kube-apiserver")
+	c := testbed.StartEtcd(t, testbed.EtcdOptions{Members: 3})
+	env := &envtest.Environment{BinaryAssetsDirectory: testbed.AssetsDir(t), ControlPlaneStopTimeout: 5 * time.Second}
+	env.ControlPlane.GetAPIServer().Configure().Set("etcd-servers", strings.Join(c.ClientURLs(), ","))
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start kube-apiserver: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Logf("stop kube-apiserver: %v", err)
+		}
+	})
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	write := func() error {
+		i := n.Add(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("write-%d", i)},
+		}, metav1.CreateOptions{})
+		return err
+	}
+	o, err := etcd.NewObserver(etcd.TLSFiles{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthyObservation(t, o, c.ClientURLs())
+
+	// m2 dies for good; the API server's etcd client fails over to the
+	// others (a write may need a retry while it does).
+	c.Stop(t, 2)
+	var werr error
+	for range 20 {
+		if werr = write(); werr == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if werr != nil {
+		t.Fatalf("write with 2 of 3 members: %v", werr)
+	}
+
+	// The repo declares m3 instead of m2.
+	m3 := c.NewEtcdMember(t, "m3")
+	all := c.ControlPlane().Members
+	declared := []model.Member{all[0], all[1], all[3]}
+	eps := c.ClientURLs()
+	var plan members.Changes
+	for range 40 {
+		if plan, err = members.Plan(declared, o.Observe(context.Background(), eps, etcd.DefaultObserveOptions())); err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // the survivors may still be electing
+	}
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if diff := cmp.Diff([]string{"remove m2", "add-learner m3", "wait-caught-up m3", "promote m3"}, actions(plan)); diff != "" {
+		t.Fatalf("plan (-want +got):\n%s", diff)
+	}
+
+	// Writes all along the apply.
+	stop := make(chan struct{})
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failures []error
+		writes   int
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := write()
+			mu.Lock()
+			writes++
+			if err != nil {
+				failures = append(failures, err)
+			}
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	cli, err := o.Client(c.ClientURLs()[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	x := &members.Executor{Client: cli, Observer: o, Endpoints: eps}
+	opts := members.DefaultApplyOptions()
+	opts.Added = func(_ context.Context, s members.Step, initial string) error {
+		if strings.Contains(initial, "m2=") {
+			t.Errorf("m3 joins with the dead m2 still in its initial cluster %q", initial)
+		}
+		return c.Join(m3, initial)
+	}
+	aerr := x.Apply(context.Background(), plan, opts)
+	close(stop)
+	wg.Wait()
+	if aerr != nil {
+		t.Fatalf("apply: %v", aerr)
+	}
+	live := []string{all[0].ClientURL, all[1].ClientURL, all[3].ClientURL}
+	obs := healthyObservation(t, o, live)
+	if diff := cmp.Diff([]string{"m0 voter", "m1 voter", "m3 voter"}, memberNames(obs)); diff != "" {
+		t.Fatalf("members after apply (-want +got):\n%s", diff)
+	}
+	if obs.HealthyVoters() != 3 {
+		t.Fatalf("healthy voters %d, want 3", obs.HealthyVoters())
+	}
+	if writes == 0 || len(failures) > 0 {
+		t.Fatalf("%d of %d writes through the API server failed during the apply: %v", len(failures), writes, failures)
+	}
+	t.Logf("%d writes through the API server during the apply, none failed", writes)
+	if again, err := members.Plan(declared, obs); err != nil || len(again.Steps) != 0 {
+		t.Fatalf("plan after apply: %v, %v", again, err)
 	}
 }

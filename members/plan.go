@@ -3,8 +3,12 @@
 // members and an observation it returns the steps (add a learner, wait until
 // it caught up, promote it, move leadership, remove one member) or a
 // RefusedError saying why no safe plan exists: two removals at once, a change
-// while a member is unhealthy, a declared set of two, a removal that would
-// leave no quorum. Apply performs a plan on the live cluster, re-observing
+// while a declared member is unhealthy, a declared set of two, a removal that would
+// leave no quorum. A member that died is replaced safely: when the repo
+// declares a successor instead of it, the dead member is removed first (only
+// when the healthy voters that remain are a quorum of the smaller cluster),
+// then the successor joins as a learner and is promoted once in sync. Apply
+// performs a plan on the live cluster, re-observing
 // before every step and stopping at the first step whose precondition no
 // longer holds.
 package members
@@ -120,20 +124,26 @@ func Plan(declared []model.Member, obs etcd.Observation) (Changes, error) {
 	if obs.Members == nil {
 		return Changes{}, refuse(RefuseUnobserved, "no etcd member answered with a member list")
 	}
+	mt := etcd.Match(declared, obs.Members)
+	undeclared := map[uint64]bool{}
+	for _, m := range mt.Undeclared {
+		undeclared[m.ID] = true
+	}
+	// A member that is not healthy blocks every change, unless it is the
+	// one member no longer declared: a dead member being replaced.
 	var bad []string
 	for _, m := range obs.Members {
-		if h := obs.Health(m.ID); h != etcd.Healthy {
+		if h := obs.Health(m.ID); h != etcd.Healthy && !(undeclared[m.ID] && len(mt.Undeclared) == 1) {
 			bad = append(bad, fmt.Sprintf("%s is %s", displayName(m), h))
 		}
 	}
 	if len(bad) > 0 {
-		return Changes{}, refuse(RefuseUnhealthy, "no membership change while a member is unhealthy: %s", strings.Join(bad, ", "))
+		return Changes{}, refuse(RefuseUnhealthy, "no membership change while a member is unhealthy: %s (to replace a member that died, declare its successor instead of it)", strings.Join(bad, ", "))
 	}
 	leader := obs.Leader()
 	if leader == 0 {
 		return Changes{}, refuse(RefuseNoLeader, "the cluster has no leader")
 	}
-	mt := etcd.Match(declared, obs.Members)
 	for _, p := range mt.Pairs {
 		if p.ByName {
 			return Changes{}, refuse(RefusePeerURLChange, "member %q has peer URLs %s, declared %s: changing a peer URL is not a membership change mooring plans",
@@ -150,8 +160,39 @@ func Plan(declared []model.Member, obs etcd.Observation) (Changes, error) {
 
 	var plan Changes
 	voters := len(obs.Voters())
+	healthy := obs.HealthyVoters()
+	// A dead member goes first: the cluster it leaves counts only live
+	// voters, so the replacement's promotion never depends on it.
+	var removeLast *etcd.Member
+	if len(mt.Undeclared) == 1 {
+		r := mt.Undeclared[0]
+		switch {
+		case obs.Health(r.ID) == etcd.Healthy:
+			removeLast = &r
+		case r.IsLearner:
+			plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(r), ID: r.ID, PeerURL: first(r.PeerURLs),
+				Reason: fmt.Sprintf("a learner, %s and not declared; it does not vote, so removing it cannot cost quorum", obs.Health(r.ID))})
+		default:
+			if r.ID == leader {
+				return Changes{}, refuse(RefuseNoLeader, "%s is %s but still seen as the leader; wait until the others elect one", displayName(r), obs.Health(r.ID))
+			}
+			after := voters - 1
+			if after < 1 || quorum.Check(after, healthy) == quorum.Lost {
+				return Changes{}, refuse(RefuseQuorum, "%s is %s; removing it leaves %d voters of which %d healthy, no quorum (%d needed): restore quorum first",
+					displayName(r), obs.Health(r.ID), after, healthy, quorum.Majority(after))
+			}
+			voters = after
+			plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(r), ID: r.ID, PeerURL: first(r.PeerURLs),
+				Reason: fmt.Sprintf("%s and not declared: remove it before adding its replacement; %s", obs.Health(r.ID), quorum.Describe(voters, healthy))})
+		}
+	}
+	var refused error
 	promote := func(name, peer string, id uint64) {
 		voters++
+		healthy++ // a learner is promoted only once it is in sync
+		if quorum.Check(voters, healthy) == quorum.Lost && refused == nil {
+			refused = refuse(RefuseQuorum, "promoting %s would leave %s", name, quorum.Describe(voters, healthy))
+		}
 		plan.Steps = append(plan.Steps,
 			Step{Action: WaitCaughtUp, Name: name, PeerURL: peer, ID: id,
 				Reason: "a learner can be promoted only once it is in sync with the leader"},
@@ -170,26 +211,28 @@ func Plan(declared []model.Member, obs etcd.Observation) (Changes, error) {
 			Reason: fmt.Sprintf("declared in spec.members[%d], not in the cluster; a learner does not vote, so adding it cannot cost quorum", i)})
 		promote(d.Name, d.PeerURL, 0)
 	}
-	if len(mt.Undeclared) == 1 {
-		r := mt.Undeclared[0]
+	if refused != nil {
+		return Changes{}, refused
+	}
+	if r := removeLast; r != nil {
 		if r.IsLearner {
-			plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(r), ID: r.ID, PeerURL: first(r.PeerURLs),
+			plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(*r), ID: r.ID, PeerURL: first(r.PeerURLs),
 				Reason: "a learner not declared; it does not vote, so removing it cannot cost quorum"})
 			return plan, nil
 		}
 		remaining := voters - 1
 		if remaining < 1 || quorum.Check(remaining, remaining) == quorum.Lost {
-			return Changes{}, refuse(RefuseQuorum, "removing %s would leave %d voters, no quorum", displayName(r), remaining)
+			return Changes{}, refuse(RefuseQuorum, "removing %s would leave %d voters, no quorum", displayName(*r), remaining)
 		}
 		if r.ID == leader {
 			to, ok := successor(declared, obs, mt)
 			if !ok {
-				return Changes{}, refuse(RefuseQuorum, "%s is the leader and no declared voter can take over", displayName(r))
+				return Changes{}, refuse(RefuseQuorum, "%s is the leader and no declared voter can take over", displayName(*r))
 			}
-			plan.Steps = append(plan.Steps, Step{Action: MoveLeader, Name: displayName(r), ID: r.ID, To: to.ID, ToName: to.Name,
+			plan.Steps = append(plan.Steps, Step{Action: MoveLeader, Name: displayName(*r), ID: r.ID, To: to.ID, ToName: to.Name,
 				Reason: "the member to remove is the leader; hand leadership over first so the removal does not force an election"})
 		}
-		plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(r), ID: r.ID, PeerURL: first(r.PeerURLs),
+		plan.Steps = append(plan.Steps, Step{Action: Remove, Name: displayName(*r), ID: r.ID, PeerURL: first(r.PeerURLs),
 			Reason: fmt.Sprintf("in the cluster, not declared; %d voters remain, quorum %d, all healthy", remaining, quorum.Majority(remaining))})
 	}
 	return plan, nil

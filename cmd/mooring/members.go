@@ -160,9 +160,12 @@ func membersPlanCmd() *cobra.Command {
 		Use:   "plan",
 		Short: "Print the steps that bring etcd membership to the declared members (dry run)",
 		Long: `plan observes the cluster and prints the quorum-safe steps toward the declared
-members, each with its reason, without changing anything. It refuses (exit 1,
-with the reason) two removals at once, any change while a member is
-unhealthy, a declared set of 2, and a removal that would leave no quorum.
+members, each with its reason, without changing anything. A member that died
+is replaced by declaring its successor instead of it: the dead member is
+removed first (when the healthy voters left are a quorum), then the successor
+joins as a learner and is promoted once in sync. It refuses (exit 1, with the
+reason) two removals at once, any change while a declared member is
+unhealthy, a declared set of 2, and a step that would leave no quorum.
 Exit status 0 when a plan (possibly empty) was printed, 2 if it could not run.`,
 		Example: `  mooring members plan --repo . --path overlays/homelab
   mooring members plan --file controlplane.yaml -o json`,
