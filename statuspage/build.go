@@ -172,9 +172,10 @@ func liveCommit(runs []reconciler.Result, sha string, link func(string) string) 
 }
 
 // Stages returns the state of each stage of a run. A reconcile shows
-// validate, apply and drift; a preview shows preview. A stage without a
-// report did not run: it is "error" when the run stopped there, else
-// "skipped".
+// validate, apply and drift; a preview shows preview. A stage's reports are
+// those of its kind and its parts ("drift-etcd" is part of drift); its
+// state is the worst of theirs. A stage without a report did not run: it is
+// "error" when the run stopped there, else "skipped".
 func Stages(r reconciler.Result) []Stage {
 	names := []reconciler.Stage{reconciler.StageValidate, reconciler.StageApply, reconciler.StageDrift}
 	if r.Trigger.Kind == reconciler.PullRequest {
@@ -184,20 +185,33 @@ func Stages(r reconciler.Result) []Stage {
 	stopped := false
 	for _, n := range names {
 		s := Stage{Name: string(n), Context: "mooring/" + string(n), State: StateSkipped}
-		i := slices.IndexFunc(r.Reports, func(rep finding.Report) bool { return rep.Kind == string(n) })
+		var summaries []string
+		for _, rep := range r.Reports {
+			if rep.Kind != string(n) && !strings.HasPrefix(rep.Kind, string(n)+"-") {
+				continue
+			}
+			st := StateSuccess
+			switch {
+			case rep.State == finding.StateError:
+				st = StateError
+			case rep.Failed() || rep.State == finding.StateFailure:
+				st = StateFailure
+			}
+			if s.State == StateSkipped || rank(st) > rank(s.State) {
+				s.State = st
+			}
+			sum := rep.Summary
+			if sum == "" {
+				sum = finding.Describe(rep.Findings)
+			}
+			if rep.Kind != string(n) {
+				sum = strings.TrimPrefix(rep.Kind, string(n)+"-") + ": " + sum
+			}
+			summaries = append(summaries, sum)
+		}
+		s.Summary = strings.Join(summaries, "; ")
 		switch {
-		case i >= 0:
-			rep := r.Reports[i]
-			s.State, s.Summary = StateSuccess, rep.Summary
-			if rep.Failed() {
-				s.State = StateFailure
-			}
-			if rep.State == finding.StateError {
-				s.State = StateError
-			}
-			if s.Summary == "" {
-				s.Summary = finding.Describe(rep.Findings)
-			}
+		case s.State != StateSkipped:
 		case r.Err != "" && !stopped:
 			s.State, s.Summary, stopped = StateError, "did not complete", true
 		case n == reconciler.StageApply && r.Refused:
@@ -206,6 +220,19 @@ func Stages(r reconciler.Result) []Stage {
 		out = append(out, s)
 	}
 	return out
+}
+
+// rank orders states from best to worst.
+func rank(s State) int {
+	switch s {
+	case StateSuccess:
+		return 1
+	case StateFailure:
+		return 2
+	case StateError:
+		return 3
+	}
+	return 0
 }
 
 // Findings flattens reports into the page's findings, errors first.
