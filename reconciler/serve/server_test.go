@@ -138,16 +138,39 @@ type fixture struct {
 	done   chan error
 }
 
+// fixtureConfig varies a fixture.
+type fixtureConfig struct {
+	// target is YAML appended to the one target's settings, top to the
+	// file's top level.
+	target, top string
+	// work is the repository; nil makes one with one commit, then calls head.
+	work *testbed.GitWork
+	head func(w *testbed.GitWork)
+	// restConfig builds cluster configurations (default: none reachable).
+	restConfig func(ClusterConfig) (*rest.Config, error)
+}
+
 // startFixture writes a config with extra appended to the one target's
 // settings and runs a Server on it.
 func startFixture(t *testing.T, extra string, fake *fakePipeline, head func(w *testbed.GitWork)) *fixture {
 	t.Helper()
+	return startFixtureWith(t, fake, fixtureConfig{target: extra, head: head})
+}
+
+func startFixtureWith(t *testing.T, fake *fakePipeline, fc fixtureConfig) *fixture {
+	t.Helper()
 	dir := t.TempDir()
-	w := testbed.NewGitWork(t, filepath.Join(dir, "repo"))
-	w.WriteFiles(map[string]string{"README.md": "net\n"})
-	w.Commit("initial")
-	if head != nil {
-		head(w)
+	w := fc.work
+	if w == nil {
+		w = testbed.NewGitWork(t, filepath.Join(dir, "repo"))
+		w.WriteFiles(map[string]string{"README.md": "net\n"})
+		w.Commit("initial")
+		if fc.head != nil {
+			fc.head(w)
+		}
+	}
+	if fc.restConfig == nil {
+		fc.restConfig = noCluster
 	}
 	f := &fixture{t: t, fake: fake, work: w, secret: []byte("hook-secret"), token: "api-token",
 		clock: clocktesting.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
@@ -161,6 +184,7 @@ func startFixture(t *testing.T, extra string, fake *fakePipeline, head func(w *t
 kind: ServeConfig
 apiTokenFile: %[1]s/token
 cacheDir: %[1]s/cache
+%[4]s
 defaults:
   webhookSecretFile: %[1]s/secret
 targets:
@@ -168,7 +192,7 @@ targets:
   repo: %[2]s
   cluster: {kubeconfig: %[1]s/secret}
   pollInterval: 1m
-%[3]s`, dir, w.Dir, extra)
+%[3]s`, dir, w.Dir, fc.target, fc.top)
 	p := filepath.Join(dir, "serve.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -181,7 +205,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv, err = New(c, fake, Options{Clock: f.clock, Listener: ln, RESTConfig: noCluster})
+	f.srv, err = New(c, fake, Options{Clock: f.clock, Listener: ln, RESTConfig: fc.restConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +215,7 @@ targets:
 	go func() { f.done <- f.srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
+		fake.mu.Lock()
 		for _, ch := range fake.block {
 			select {
 			case <-ch:
@@ -198,6 +223,7 @@ targets:
 				close(ch)
 			}
 		}
+		fake.mu.Unlock()
 		if err := <-f.done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
