@@ -202,7 +202,9 @@ func (s *schedule) finish(res *reconciler.Result, now time.Time) {
 		if commit == "" {
 			commit = j.trig.SHA
 		}
-		if res.Err == "" && commit != "" {
+		// A refused commit is done too (a revision that does not render is
+		// refused with an error): running it again finds the same.
+		if (res.Err == "" || res.Refused) && commit != "" {
 			s.done, s.failed, s.failures = commit, "", 0
 			return
 		}

@@ -113,6 +113,10 @@ func TestSchedule(t *testing.T) {
 		steps: []step{push("bad"), start(), {finish: &reconciler.Result{Commit: "bad", Refused: true}}, pollHead("bad")},
 		want:  []string{"push bad: queued", "next: reconcile bad", "poll bad: duplicate-done", "pending: "},
 	}, {
+		name:  "a commit that does not render is refused with an error: done too",
+		steps: []step{push("bad"), start(), {finish: &reconciler.Result{Commit: "bad", Refused: true, Err: "kustomize: no such file"}}, pollHead("bad")},
+		want:  []string{"push bad: queued", "next: reconcile bad", "poll bad: duplicate-done", "pending: "},
+	}, {
 		name: "the branch goes first, then drift, then previews in order of arrival",
 		steps: []step{pr(7, "p1"), cronTick(), pr(3, "q1"), push("a"), pr(7, "p2"), cronTick(),
 			start(), ok("a"), start(), ok(""), start(), ok("p2"), start(), ok("q1"), start()},
