@@ -31,7 +31,9 @@ func leaseConfig(ns, lease, identity string) string {
 `, ns, lease, identity, apiServer.Kubeconfig)
 }
 
-func apiServerConfig(ClusterConfig) (*rest.Config, error) { return rest.CopyConfig(apiServer.Config), nil }
+func apiServerConfig(ClusterConfig) (*rest.Config, error) {
+	return rest.CopyConfig(apiServer.Config), nil
+}
 
 func kube(t *testing.T) kubernetes.Interface {
 	t.Helper()
