@@ -24,11 +24,12 @@ func StateOf(r finding.Report) State {
 // "validate: 2 errors, 1 warning: 3 objects would change". Clients trim it
 // to their forge's limit.
 func DescribeReport(r finding.Report) string {
-	d := finding.Describe(r.Findings)
+	counts := finding.Describe(r.Findings)
+	d := counts
 	if r.Kind != "" {
 		d = r.Kind + ": " + d
 	}
-	if r.Summary != "" {
+	if r.Summary != "" && r.Summary != counts {
 		d += "; " + r.Summary
 	}
 	return d
@@ -67,7 +68,7 @@ func Markdown(r finding.Report) string {
 	if len(facts) > 0 {
 		b.WriteString(strings.Join(facts, " · ") + "\n\n")
 	}
-	if r.Summary != "" {
+	if r.Summary != "" && r.Summary != finding.Describe(r.Findings) {
 		b.WriteString(r.Summary + "\n\n")
 	}
 	if len(r.Findings) > 0 {

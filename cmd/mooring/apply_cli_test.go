@@ -35,11 +35,15 @@ func TestApplyCLI(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("apply %v: exit %d\n%s", args, code, out)
 		}
-		var res apply.Result
-		if err := json.Unmarshal([]byte(out), &res); err != nil {
-			t.Fatalf("apply %v: %v\n%s", args, err, out)
+		var rep struct {
+			Kind  string        `json:"kind"`
+			State string        `json:"state"`
+			Apply *apply.Result `json:"apply"`
 		}
-		return &res
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Apply == nil || rep.Kind != "apply" || rep.State != "success" {
+			t.Fatalf("apply %v: %v, kind %q state %q\n%s", args, err, rep.Kind, rep.State, out)
+		}
+		return rep.Apply
 	}
 	first := applyJSON("--repo", clone.Dir)
 	if first.Count(apply.Created) == 0 || first.Count(apply.Failed) != 0 {

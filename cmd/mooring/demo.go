@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +14,11 @@ import (
 
 	etcddrift "github.com/mooringhq/mooring/drift/etcd"
 	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/forge"
 	"github.com/mooringhq/mooring/forge/gitnotes"
+	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/diff"
 	"github.com/mooringhq/mooring/render/model"
-	"github.com/mooringhq/mooring/render/validate"
 )
 
 func init() {
@@ -132,7 +132,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, etcdBin demoEtcdBinar
 	}
 
 	d.section("Validate main")
-	if err := d.report("validate", mainSHA, fs); err != nil {
+	if err := d.report(finding.KindValidate, mainSHA, fs); err != nil {
 		return err
 	}
 
@@ -149,7 +149,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, etcdBin demoEtcdBinar
 	}
 	d.say("Branch grow-pool (%s): homelab-pool grows to .220, a new lab-pool .215-.230,", shortSHA(badSHA))
 	d.say("and cp2 and cp3 leave the control plane in one commit. mooring's preview:")
-	if err := d.preview(objs, badSHA); err != nil {
+	if err := d.preview(badSHA); err != nil {
 		return err
 	}
 
@@ -161,7 +161,7 @@ func runDemo(ctx context.Context, w io.Writer, dir string, etcdBin demoEtcdBinar
 	if err != nil {
 		return err
 	}
-	if err := d.preview(objs, goodSHA); err != nil {
+	if err := d.preview(goodSHA); err != nil {
 		return err
 	}
 
@@ -193,33 +193,44 @@ func (d *demo) render(sha string) ([]render.Object, error) {
 	return objs, nil
 }
 
-// preview prints what a pull request at sha would change, with its findings,
-// and records the result on the commit.
-func (d *demo) preview(baseObjs []render.Object, sha string) error {
-	headObjs, err := d.render(sha)
+// preview prints what a pull request at sha would change against main,
+// with its findings, as mooring serve previews a pull request, and records
+// the result on the commit.
+func (d *demo) preview(sha string) error {
+	t := reconciler.Target{Name: "demo", Repo: d.repo.dir, Path: d.src.path, RenderCacheDir: filepath.Join(d.src.cacheDir, "render"),
+		Forge: d.notes, ForgeRepo: "demo/network"}
+	res, err := reconciler.New(reconciler.DefaultOptions()).Preview(context.Background(), t,
+		reconciler.Trigger{Kind: reconciler.PullRequest, SHA: sha, BaseSHA: d.mainSHA})
 	if err != nil {
 		return err
 	}
-	bm, _ := buildModel(baseObjs)
-	hm, fs := buildModel(headObjs)
-	fs = append(fs, validate.Change(bm, hm)...)
-	dd := diff.Compute(baseObjs, headObjs, bm, hm)
-	if err := diff.Write(d.w, dd, diff.FormatText, false); err != nil {
+	if res.Err != "" {
+		return errors.New(res.Err)
+	}
+	if len(res.Undelivered) > 0 {
+		return fmt.Errorf("record the preview as a git note: %s", strings.Join(res.Undelivered, "; "))
+	}
+	if err := diff.Write(d.w, *res.Diff, diff.FormatText, false); err != nil {
 		return err
 	}
 	fmt.Fprintln(d.w)
-	return d.report("preview", sha, fs)
+	rep := res.Reports[0]
+	if err := writeReport(d.w, rep, "text"); err != nil {
+		return err
+	}
+	d.say("→ recorded on %s as a git note: %s", shortSHA(sha), gitnotes.Line(reconciler.Status("demo/network", sha, "", rep)))
+	return nil
 }
 
 // report prints findings and records them as a git note on sha, as mooring
 // records a commit status on a forge.
 func (d *demo) report(kind, sha string, fs []finding.Finding) error {
-	finding.Sort(fs)
-	rep := finding.Report{Kind: kind, Commit: sha, Path: d.src.path, Findings: fs}
+	rep := finding.NewReport(kind, fs, time.Now())
+	rep.Commit, rep.Path = sha, d.src.path
 	if err := writeReport(d.w, rep, "text"); err != nil {
 		return err
 	}
-	st := forge.Status{Repo: "demo/network", SHA: sha, State: forge.StateOf(rep), Context: "mooring/" + kind, Description: forge.DescribeReport(rep)}
+	st := reconciler.Status("demo/network", sha, "", rep)
 	if err := d.notes.SetStatus(context.Background(), st); err != nil {
 		return fmt.Errorf("record %s status as a git note: %w", kind, err)
 	}
@@ -317,7 +328,7 @@ func (d *demo) etcd(ctx context.Context, dir string, cp *model.ControlPlane) err
 		o := obs.Observe(ctx, cluster.clients, opts)
 		fs := etcddrift.Check(declared, o, etcddrift.DefaultCheckOptions())
 		d.say("checked %d endpoints in %s (per-member timeout %s)", len(cluster.clients), o.Took.Round(time.Millisecond), opts.Timeout)
-		return d.report("drift", d.mainSHA, fs)
+		return d.report(finding.KindDriftEtcd, d.mainSHA, fs)
 	}
 	if err := check(); err != nil {
 		return err

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/forge"
 	"github.com/mooringhq/mooring/render/diff"
-	"github.com/mooringhq/mooring/render/validate"
 )
 
 func init() {
@@ -44,52 +40,33 @@ Error findings in the head revision also give 1.`,
   mooring diff --live --repo . --path overlays/homelab --kubeconfig ~/.kube/config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			t, trig, err := src.target()
+			if err != nil {
+				return exitCode(2, err)
+			}
 			if liveMode {
-				rev, objs, err := src.load(ctx)
-				if err != nil {
-					return exitCode(2, err)
-				}
-				return runLiveDiff(cmd, &src, rev, objs, output)
+				return runLiveDiff(cmd, t, trig, output)
 			}
 			if base == "" {
 				return exitCode(2, fmt.Errorf("diff needs --base (or --live)"))
 			}
-			start := time.Now()
-			baseRev, err := src.revision(ctx, base)
+			if head != "" {
+				trig.Ref, t.Worktree = head, false
+			}
+			trig.BaseRef = base
+			res, err := newReconciler(0, 0).Preview(cmd.Context(), t, trig)
 			if err != nil {
-				return exitCode(2, fmt.Errorf("base: %w", err))
-			}
-			if head == "" {
-				head = src.ref
-			}
-			headRev, err := src.revision(ctx, head)
-			if err != nil {
-				return exitCode(2, fmt.Errorf("head: %w", err))
-			}
-			baseObjs, err := src.renderRevision(baseRev)
-			if err != nil {
-				return exitCode(2, fmt.Errorf("base: %w", err))
-			}
-			headObjs, err := src.renderRevision(headRev)
-			if err != nil {
-				return exitCode(2, fmt.Errorf("head: %w", err))
-			}
-			baseModel, _ := buildModel(baseObjs)
-			headModel, fs := buildModel(headObjs)
-			fs = append(fs, validate.Change(baseModel, headModel)...)
-			d := diff.Compute(baseObjs, headObjs, baseModel, headModel)
-			rep := newReport("diff", &src, headRev, fs, start)
-			rep.Summary = diff.Summary(d)
-			var body strings.Builder
-			if err := diff.Write(&body, d, diff.FormatMarkdown, false); err != nil {
 				return exitCode(2, err)
 			}
-			rep.Body = body.String()
-			if err := writeDiff(cmd.OutOrStdout(), d, rep, output); err != nil {
+			if res.Err != "" {
+				return exitCode(2, fmt.Errorf("head: %s", res.Err))
+			}
+			rep := reportOf(res, finding.KindPreview)
+			rep.Kind = finding.KindDiff
+			if err := writeDiff(cmd.OutOrStdout(), *res.Diff, rep, output); err != nil {
 				return exitCode(2, err)
 			}
-			if !d.Empty() || rep.Failed() {
+			if !res.Diff.Empty() || rep.Failed() {
 				return exitCode(1, nil)
 			}
 			return nil
@@ -110,9 +87,7 @@ Error findings in the head revision also give 1.`,
 func writeDiff(w io.Writer, d diff.Diff, rep finding.Report, format string) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(w, struct {
 			finding.Report
 			Diff diff.Diff `json:"diff"`
 		}{rep, d})

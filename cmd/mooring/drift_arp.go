@@ -8,11 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mooringhq/mooring/drift/arp"
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/sources"
-	"github.com/mooringhq/mooring/vip/neigh"
 )
 
 func init() {
@@ -67,19 +66,14 @@ is an error, 2 if it could not run.`,
 			if err := addFlagTargets(m, vipFlag, lbIPs, pools, members); err != nil {
 				return exitCode(2, err)
 			}
-			targets := arp.Targets(m, arp.TargetOptions{PoolsFree: poolsFree, MaxFreePerPool: maxFree})
-			opts := arp.Options{Scan: neigh.ScanOptions{Window: window, Rounds: rounds}}
-			fs, _, err := arp.Check(cmd.Context(), iface, targets, opts)
+			fs, _, err := reconciler.CheckARP(cmd.Context(), m, reconciler.ARPOptions{Interface: iface, Window: window, Rounds: rounds, PoolsFree: poolsFree, MaxFreePerPool: maxFree})
 			if err != nil {
 				return exitCode(2, err)
 			}
-			rep := finding.Report{Kind: "drift arp", Repo: rev.Repo, Ref: rev.Ref, Commit: rev.Commit, Path: mf.src.path,
-				Findings: fs, Started: start, Duration: time.Since(start), Summary: finding.Describe(fs)}
+			rep := finding.NewReport(finding.KindDriftARP, fs, start)
+			rep.Repo, rep.Ref, rep.Commit, rep.Path, rep.Duration = rev.Repo, rev.Ref, rev.Commit, mf.src.path, time.Since(start)
 			if standalone && mf.file == "" && !cmd.Flags().Changed("repo") {
 				rep.Path = ""
-			}
-			if rep.Findings == nil {
-				rep.Findings = []finding.Finding{}
 			}
 			if err := writeReport(cmd.OutOrStdout(), rep, output); err != nil {
 				return exitCode(2, err)

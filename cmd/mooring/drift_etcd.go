@@ -9,6 +9,7 @@ import (
 
 	etcddrift "github.com/mooringhq/mooring/drift/etcd"
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/sources"
 )
@@ -43,6 +44,11 @@ type etcdTarget struct {
 	opts      etcddrift.ObserveOptions
 }
 
+// options are the flags as the reconciler's etcd options.
+func (f *etcdFlags) options() reconciler.EtcdOptions {
+	return reconciler.EtcdOptions{Endpoints: f.endpoints, CAFile: f.cacert, CertFile: f.cert, KeyFile: f.key, Timeout: f.timeout}
+}
+
 // load reads the declared ControlPlane and prepares the observer.
 func (f *etcdFlags) load(cmd *cobra.Command) (*etcdTarget, error) {
 	if f.timeout <= 0 {
@@ -64,17 +70,8 @@ func (f *etcdFlags) load(cmd *cobra.Command) (*etcdTarget, error) {
 	}
 	t := &etcdTarget{rev: rev, cp: *m.ControlPlane, observer: o, opts: etcddrift.DefaultObserveOptions()}
 	t.opts.Timeout = f.timeout
-	if len(f.endpoints) > 0 {
-		t.endpoints = f.endpoints
-		// The repo's client URLs are not reachable from here.
-		t.opts.Discover = false
-	} else {
-		for _, mb := range t.cp.Members {
-			t.endpoints = append(t.endpoints, mb.ClientURL)
-		}
-	}
-	if len(t.endpoints) == 0 {
-		return nil, fmt.Errorf("ControlPlane %q declares no member client URLs; pass --endpoints", t.cp.Object.Name)
+	if t.endpoints, t.opts.Discover, err = etcddrift.Endpoints(t.cp, f.endpoints); err != nil {
+		return nil, fmt.Errorf("%w (--endpoints)", err)
 	}
 	return t, nil
 }
@@ -124,13 +121,13 @@ as the member list reports them), or --endpoints. Exit status 0 when healthy,
 			if err != nil {
 				return exitCode(2, err)
 			}
-			obs := t.observer.Observe(cmd.Context(), t.endpoints, t.opts)
-			fs := etcddrift.Check(t.cp, obs, etcddrift.DefaultCheckOptions())
-			if fs == nil {
-				fs = []finding.Finding{}
+			fs, summary, err := reconciler.CheckEtcd(cmd.Context(), t.cp, ef.options())
+			if err != nil {
+				return exitCode(2, err)
 			}
-			rep := finding.Report{Kind: "drift etcd", Repo: t.rev.Repo, Ref: t.rev.Ref, Commit: t.rev.Commit, Path: ef.model.src.path,
-				Findings: fs, Started: start, Duration: time.Since(start), Summary: etcdSummary(obs)}
+			rep := finding.NewReport(finding.KindDriftEtcd, fs, start)
+			rep.Repo, rep.Ref, rep.Commit, rep.Path = t.rev.Repo, t.rev.Ref, t.rev.Commit, ef.model.src.path
+			rep.Duration, rep.Summary = time.Since(start), summary
 			if ef.model.file != "" {
 				rep.Path = ""
 			}
@@ -146,21 +143,4 @@ as the member list reports them), or --endpoints. Exit status 0 when healthy,
 	ef.register(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	driftCmd.AddCommand(cmd)
-}
-
-// etcdSummary is one line on the observed cluster.
-func etcdSummary(obs etcddrift.Observation) string {
-	leader := "no leader"
-	if id := obs.Leader(); id != 0 {
-		leader = "leader " + memberName(obs, id)
-	}
-	return fmt.Sprintf("%d members, %d of %d voters healthy, %s (observed in %v)",
-		len(obs.Members), obs.HealthyVoters(), len(obs.Voters()), leader, obs.Took.Round(time.Millisecond))
-}
-
-func memberName(obs etcddrift.Observation, id uint64) string {
-	if m, ok := obs.Member(id); ok && m.Name != "" {
-		return m.Name
-	}
-	return fmt.Sprintf("%x", id)
 }

@@ -5,8 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mooringhq/mooring/apply"
-	"github.com/mooringhq/mooring/drift/objects"
 	"github.com/mooringhq/mooring/finding"
 )
 
@@ -26,8 +24,8 @@ reports: fields another field manager changed (naming the manager and the
 field), objects deleted from the cluster, objects carrying mooring's labels
 that no inventory holds, LoadBalancer Services still pending or given an
 address outside every declared pool, and Ingresses with no address.
-It changes nothing unless --heal is given, which re-applies the revision and
-takes back the changed fields.
+It changes nothing unless --heal is given, which re-applies the revision (if
+it validates, as apply does) and takes back the changed fields.
 
 Exit codes: 0 no drift, 1 drift found, 2 error.`,
 		Example: `  # report drift of the local overlay against the current kubeconfig context
@@ -37,36 +35,38 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
   mooring drift objects --path overlays/homelab --context homelab -o json
   mooring drift objects --path overlays/homelab --context homelab --heal`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			started := time.Now()
-			rev, objs, err := src.loadOrFile(cmd.Context(), file)
+			t, trig, err := src.target()
 			if err != nil {
 				return exitCode(2, err)
 			}
-			m, err := live.manager()
-			if err != nil {
+			if t, err = live.target(t); err != nil {
 				return exitCode(2, err)
 			}
-			ctx, cancel := live.withTimeout(cmd.Context())
+			t.Manifests = file
+			ctx, cancel := withTimeout(cmd, live.timeout)
 			defer cancel()
-			inv := live.inventoryName(cmd, rev, &src)
-			fs, err := objects.Check(ctx, m, objs, objects.Options{Inventory: inv, Concurrency: live.concurrency, AddressTimeout: timeout})
+			r := newReconciler(live.concurrency, timeout)
+			res, err := r.Drift(ctx, t, trig)
 			if err != nil {
 				return exitCode(2, err)
 			}
-			rep := finding.Report{Kind: "drift objects", Repo: rev.Repo, Ref: rev.Ref, Commit: rev.Commit, Path: src.path,
-				Findings: fs, Started: started, Duration: time.Since(started)}
-			if heal && len(fs) > 0 {
-				res, err := m.Apply(ctx, objs, apply.Options{Inventory: inv, Commit: rev.Commit, Source: rev.Repo + "//" + src.path,
-					ForceConflicts: true, Concurrency: live.concurrency, Timeout: live.timeout})
+			rep := reportOf(res, finding.KindDriftObjects)
+			if heal && len(rep.Findings) > 0 {
+				t.ForceConflicts, t.NoPrune, t.SkipDrift = true, true, true
+				healed, err := r.Reconcile(ctx, t, trig)
 				if err != nil {
 					return exitCode(2, err)
 				}
-				rep.Summary = "healed: " + res.Summary()
+				if healed.Refused {
+					rep.Summary = "not healed: " + reportOf(healed, finding.KindApply).Summary
+				} else {
+					rep.Summary = "healed: " + healed.Apply.Summary()
+				}
 			}
 			if err := writeReport(cmd.OutOrStdout(), rep, output); err != nil {
 				return exitCode(2, err)
 			}
-			if len(fs) > 0 {
+			if len(rep.Findings) > 0 {
 				return exitCode(1, nil)
 			}
 			return nil
@@ -80,3 +80,4 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	driftCmd.AddCommand(cmd)
 }
+

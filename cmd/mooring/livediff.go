@@ -1,22 +1,18 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mooringhq/mooring/apply"
-	"github.com/mooringhq/mooring/render"
-	"github.com/mooringhq/mooring/sources"
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/reconciler"
 )
 
 // liveFlags reach the API server, as kubectl's flags of the same names do.
@@ -40,73 +36,66 @@ func registerLiveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&live.inventory, "inventory", "", "inventory name (default: derived from --repo and --path)")
 }
 
-// manager builds an apply.Manager from kubeconfig loading rules and the
-// context override.
-func (l *liveFlags) manager() (*apply.Manager, error) {
+// config loads the cluster's REST config from kubeconfig loading rules and
+// the context override.
+func (l *liveFlags) config() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = l.kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: l.context}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	return apply.New(cfg)
+	return cfg, nil
 }
 
-// inventoryName returns --inventory or the name derived from the source:
-// the repository's Origin, so a clone on a laptop and the URL in CI share
-// one inventory, and the Kustomize path from the repository's root.
-func (l *liveFlags) inventoryName(cmd *cobra.Command, rev *sources.Revision, src *sourceFlags) string {
-	if l.inventory != "" {
-		return l.inventory
+// target adds the cluster, the inventory and the apply timeout to t.
+func (l *liveFlags) target(t reconciler.Target) (reconciler.Target, error) {
+	cfg, err := l.config()
+	if err != nil {
+		return t, err
 	}
-	if f, _ := cmd.Flags().GetString("filename"); f != "" {
-		abs, err := filepath.Abs(f)
-		if err != nil {
-			abs = f
-		}
-		return apply.InventoryName("file", abs)
-	}
-	repo := ""
-	if rev != nil {
-		repo = rev.Origin
-		if repo == "" {
-			repo = rev.Repo
-		}
-	}
-	return apply.InventoryName(repo, src.buildPath())
+	t.Cluster, t.Inventory, t.ApplyTimeout = cfg, l.inventory, l.timeout
+	return t, nil
 }
 
-// withTimeout bounds ctx by --timeout.
-func (l *liveFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if l.timeout <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, l.timeout)
+// newReconciler returns the reconciler of one command run.
+func newReconciler(concurrency int, addressTimeout time.Duration) *reconciler.Reconciler {
+	o := reconciler.DefaultOptions()
+	o.Logger = slog.Default()
+	o.Concurrency = concurrency
+	o.AddressTimeout = addressTimeout
+	return reconciler.New(o)
 }
 
-// runLiveDiff prints what applying objs would change in the live cluster
-// (server-side dry run against live objects, noise and Secret values
-// hidden) and exits like kubectl diff: 0 no difference, 1 differences, 2
-// could not run.
-func runLiveDiff(cmd *cobra.Command, src *sourceFlags, rev *sources.Revision, objs []render.Object, format string) error {
+// runLiveDiff prints what applying the revision t and trig name would
+// change in the live cluster (server-side dry run against live objects,
+// noise and Secret values hidden) and exits like kubectl diff: 0 no
+// difference, 1 differences, 2 could not run.
+func runLiveDiff(cmd *cobra.Command, t reconciler.Target, trig reconciler.Trigger, format string) error {
 	if err := apply.CheckFormat(format); err != nil {
 		return exitCode(2, err)
 	}
-	m, err := live.manager()
+	t, err := live.target(t)
 	if err != nil {
 		return exitCode(2, err)
 	}
-	ctx, cancel := live.withTimeout(cmd.Context())
+	ctx, cancel := withTimeout(cmd, live.timeout)
 	defer cancel()
-	commit := ""
-	if rev != nil {
-		commit = rev.Commit
+	started := time.Now()
+	d, err := newReconciler(live.concurrency, 0).LiveDiff(ctx, t, trig)
+	if err != nil {
+		return exitCode(2, err)
 	}
-	d, err := m.Diff(ctx, objs, apply.DiffOptions{Inventory: live.inventoryName(cmd, rev, src), Commit: commit, Prune: true, Concurrency: live.concurrency})
-	if d != nil {
-		if werr := d.Write(cmd.OutOrStdout(), format); werr != nil && err == nil {
-			err = werr
-		}
+	if format == apply.FormatJSON {
+		rep := finding.NewReport(finding.KindDiff, nil, started)
+		rep.Commit, rep.Path, rep.Duration = d.Commit, t.Path, time.Since(started)
+		rep.Summary = fmt.Sprintf("%d changed, %d unchanged in the live cluster", len(d.Objects), d.Unchanged)
+		err = writeJSON(cmd.OutOrStdout(), struct {
+			finding.Report
+			Live *apply.DiffResult `json:"live"`
+		}{rep, d})
+	} else {
+		err = d.Write(cmd.OutOrStdout(), format)
 	}
 	if err != nil {
 		return exitCode(2, err)
@@ -117,40 +106,3 @@ func runLiveDiff(cmd *cobra.Command, src *sourceFlags, rev *sources.Revision, ob
 	return nil
 }
 
-// readManifests reads rendered YAML or JSON objects from a file ("-" is
-// stdin), as kubectl apply -f does.
-func readManifests(name string) ([]render.Object, error) {
-	f := os.Stdin
-	if name != "-" {
-		var err error
-		if f, err = os.Open(name); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-	}
-	var out []render.Object
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 64<<10)
-	for i := 1; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.IsList() {
-			l, err := u.ToList()
-			if err != nil {
-				return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
-			}
-			for j := range l.Items {
-				out = append(out, render.Object{File: name, Object: &l.Items[j]})
-			}
-			continue
-		}
-		out = append(out, render.Object{File: name, Object: u})
-	}
-}

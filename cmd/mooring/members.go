@@ -119,7 +119,7 @@ func writeStatus(w io.Writer, obs etcddrift.Observation) {
 			fmt.Fprintf(w, "%s: %s\n", p.Endpoint, p.Err)
 		}
 	}
-	fmt.Fprintf(w, "etcd: %s\n", etcdSummary(obs))
+	fmt.Fprintf(w, "etcd: %s\n", obs.Summary())
 }
 
 // planFor observes the cluster and plans toward the declared members.

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/reconciler"
 )
 
 // isTTY reports whether w is a terminal, so colour is used only there.
@@ -17,24 +22,59 @@ func isTTY(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// withTimeout bounds the command's context by d (none when d <= 0).
+func withTimeout(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(cmd.Context())
+	}
+	return context.WithTimeout(cmd.Context(), d)
+}
+
+// report returns the report of kind in res (a NewReport of nothing when
+// the run stopped before it).
+func reportOf(res *reconciler.Result, kind string) finding.Report {
+	for _, r := range res.Reports {
+		if r.Kind == kind {
+			return r
+		}
+	}
+	rep := finding.NewReport(kind, nil, res.Started)
+	rep.Commit = res.Commit
+	if res.Err != "" {
+		rep.Errored(errors.New(res.Err))
+	}
+	return rep
+}
+
+// resultExit returns the exit status of a run: 2 when it could not
+// complete (Result.Err: a fetch, render or API server failure), 1 when it
+// refused the revision or found errors, else nil (0).
+func resultExit(res *reconciler.Result, rep finding.Report) error {
+	switch {
+	case res.Err != "":
+		return exitCode(2, errors.New(res.Err))
+	case res.Refused || rep.Failed():
+		return exitCode(1, nil)
+	}
+	return nil
+}
+
 // writeReport prints a report as text (one finding a line and a summary) or
 // json (the finding.Report that `mooring report` posts to a forge).
 func writeReport(w io.Writer, rep finding.Report, format string) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "text", "":
-		color := isTTY(w)
-		for _, f := range rep.Findings {
-			line := f.String()
-			if color {
-				line = colorize(f.Severity, line)
-			}
-			if _, err := fmt.Fprintln(w, line); err != nil {
-				return err
-			}
+		if err := writeFindings(w, rep.Findings); err != nil {
+			return err
 		}
 		head := rep.Kind
 		if rep.Commit != "" {
@@ -48,6 +88,21 @@ func writeReport(w io.Writer, rep finding.Report, format string) error {
 	default:
 		return fmt.Errorf("unknown output format %q (text or json)", format)
 	}
+}
+
+// writeFindings prints one finding a line, in colour on a terminal.
+func writeFindings(w io.Writer, fs []finding.Finding) error {
+	color := isTTY(w)
+	for _, f := range fs {
+		line := f.String()
+		if color {
+			line = colorize(f.Severity, line)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func colorize(s finding.Severity, line string) string {

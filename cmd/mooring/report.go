@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
@@ -92,6 +90,11 @@ func readReport(arg string, stdin io.Reader) (finding.Report, error) {
 	if err := dec.Decode(&rep); err != nil {
 		return rep, fmt.Errorf("report %s: not a mooring JSON report: %w", name, err)
 	}
+	// Only what a mooring command printed with -o json: a report of
+	// another kind, or none, must not turn into a success status.
+	if err := rep.Check(); err != nil {
+		return rep, fmt.Errorf("report %s: not a mooring JSON report: %w", name, err)
+	}
 	return rep, nil
 }
 
@@ -146,24 +149,15 @@ func runReport(cmd *cobra.Command, f reportFlags, arg string) error {
 		f.repo = "local/repository"
 	}
 	if f.context == "" {
-		kind := rep.Kind
-		if kind == "" {
-			kind = "validate"
-		}
-		f.context = "mooring/" + kind
+		f.context = forge.ContextOf(rep)
 	}
 	if f.key == "" {
-		f.key = strings.Trim(strings.NewReplacer(" ", "-", ":", "-").Replace(rep.Path), "/")
-		if f.key == "" {
-			f.key = "default"
-		}
+		f.key = forge.CommentKey(rep.Path)
 	}
 	if f.queueDir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return exitCode(2, fmt.Errorf("--queue-dir not given and no cache folder: %w", err))
+		if f.queueDir, err = forge.DefaultQueueDir(); err != nil {
+			return exitCode(2, fmt.Errorf("--queue-dir not given: %w", err))
 		}
-		f.queueDir = filepath.Join(cache, "mooring", "forge-queue")
 	}
 	status := forge.Status{Repo: f.repo, SHA: f.sha, State: forge.StateOf(rep), Context: f.context,
 		Description: forge.DescribeReport(rep), TargetURL: f.targetURL}

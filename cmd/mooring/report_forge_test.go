@@ -12,7 +12,7 @@ import (
 // retrying cannot help, so report exits 2 saying why and queues nothing.
 func TestReportRefusedForGood(t *testing.T) {
 	t.Setenv("FORGE_TOKEN", "gitea-token-abcdef")
-	rep := finding.Report{Kind: "validate", Commit: strings.Repeat("c", 40)}
+	rep := testReport(finding.KindValidate, strings.Repeat("c", 40))
 	f := reportFlags{forge: "gitea", url: "http://git.mooring-test.invalid", repo: "infra/homelab", tokenEnv: "FORGE_TOKEN", queueDir: t.TempDir()}
 	code, out := runReportCmd(t, f, rep)
 	if code != 2 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,14 +51,20 @@ func runReportCmd(t *testing.T, f reportFlags, rep any) (int, string) {
 	return code, out.String()
 }
 
+// testReport is a report of kind on sha with findings fs, as commands make
+// them.
+func testReport(kind, sha string, fs ...finding.Finding) finding.Report {
+	rep := finding.NewReport(kind, fs, time.Now())
+	rep.Commit = sha
+	return rep
+}
+
 func TestReportGitNotes(t *testing.T) {
 	root := t.TempDir()
 	_, sha := testbed.GitRepoFromDir(t, root, "homelab.git", "../../examples-repo")
 	srv := testbed.NewGitServer(t, root, "mooring", "notes-token-1234")
 	t.Setenv("NOTES_TOKEN", "notes-token-1234")
-	rep := finding.Report{Kind: "validate", Commit: sha, Findings: []finding.Finding{
-		{Severity: finding.Error, Code: "pool-overlap", Object: finding.Object{Kind: "IPAddressPool", Name: "a"}, Message: "overlaps pool b"},
-	}}
+	rep := testReport(finding.KindValidate, sha, finding.Finding{Severity: finding.Error, Code: "pool-overlap", Object: finding.Object{Kind: "IPAddressPool", Name: "a"}, Message: "overlaps pool b"})
 	f := reportFlags{forge: "gitnotes", url: srv.URL + "/homelab.git", tokenEnv: "NOTES_TOKEN", user: "mooring", queueDir: t.TempDir()}
 	code, out := runReportCmd(t, f, rep)
 	if code != 0 {
@@ -72,7 +79,7 @@ func TestReportGitNotes(t *testing.T) {
 
 func TestReportQueuesWhenForgeIsDown(t *testing.T) {
 	t.Setenv("FORGE_TOKEN", "gitea-token-abcdef")
-	rep := finding.Report{Kind: "drift", Commit: strings.Repeat("a", 40)}
+	rep := testReport(finding.KindDrift, strings.Repeat("a", 40))
 	f := reportFlags{forge: "gitea", url: "http://127.0.0.1:1", repo: "infra/homelab", tokenEnv: "FORGE_TOKEN", queueDir: t.TempDir(), pr: 3}
 	code, out := runReportCmd(t, f, rep)
 	if code != 1 {
@@ -89,7 +96,7 @@ func TestReportQueuesWhenForgeIsDown(t *testing.T) {
 
 func TestReportBadInput(t *testing.T) {
 	t.Setenv("FORGE_TOKEN", "x-token")
-	good := finding.Report{Kind: "validate", Commit: strings.Repeat("b", 40)}
+	good := testReport(finding.KindValidate, strings.Repeat("b", 40))
 	cases := []struct {
 		name string
 		f    reportFlags
@@ -102,7 +109,11 @@ func TestReportBadInput(t *testing.T) {
 		{"no token", reportFlags{forge: "github", repo: "a/b"}, good, "--token-file or --token-env"},
 		{"empty token env", reportFlags{forge: "github", repo: "a/b", tokenEnv: "UNSET_TOKEN_VAR"}, good, "UNSET_TOKEN_VAR is empty or unset"},
 		{"bad repo", reportFlags{forge: "github", repo: "nope", tokenEnv: "FORGE_TOKEN"}, good, `repo "nope"`},
-		{"no sha", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, finding.Report{Kind: "validate"}, "not a full commit SHA"},
+		{"no sha", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, testReport(finding.KindValidate, ""), "not a full commit SHA"},
+		{"no kind", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, `{"findings": [], "state": "success", "commit": "` + strings.Repeat("b", 40) + `"}`, `kind "" is not a mooring report kind (want one of validate, diff`},
+		{"old kind", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, `{"kind": "drift objects", "findings": [], "state": "success"}`, `kind "drift objects"`},
+		{"no state", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, `{"kind": "apply", "findings": []}`, `state "" is not a mooring report state (want success, failure or error)`},
+		{"an apply result", reportFlags{forge: "github", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, `{"commit": "` + strings.Repeat("b", 40) + `", "changes": []}`, "not a mooring JSON report"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

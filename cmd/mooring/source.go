@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/sources"
 )
@@ -96,29 +97,23 @@ func (f *sourceFlags) localRepo() bool {
 	return err == nil && fi.IsDir()
 }
 
-// buildPath is the --path flag relative to the repository root. A user may
-// point --repo at a folder inside a repository (e.g. examples-repo); --path is
-// then relative to that folder, as it reads on the command line.
-func (f *sourceFlags) buildPath() string {
-	if !f.localRepo() {
-		return f.path // a URL
-	}
-	abs, err := filepath.Abs(f.repo)
+// buildPath is the --path flag relative to the repository root (see
+// sources.RepoPath).
+func (f *sourceFlags) buildPath() string { return sources.RepoPath(f.repo, f.path) }
+
+// target turns the flags into the reconciler's target and trigger: the
+// repository, the Kustomize path from its root, and the revision --ref
+// names (none: the working tree of a local path, or the remote's HEAD).
+func (f *sourceFlags) target() (reconciler.Target, reconciler.Trigger, error) {
+	opts, err := f.options()
 	if err != nil {
-		return f.path
+		return reconciler.Target{}, reconciler.Trigger{}, err
 	}
-	for dir := abs; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			rel, err := filepath.Rel(dir, abs)
-			if err != nil || rel == "." {
-				return f.path
-			}
-			return path.Join(filepath.ToSlash(rel), f.path)
-		}
-		if filepath.Dir(dir) == dir {
-			return f.path
-		}
+	t := reconciler.Target{Name: "cli", Repo: f.repo, Path: f.buildPath(), Sources: opts, Worktree: f.ref == ""}
+	if !f.noCache {
+		t.RenderCacheDir = filepath.Join(f.cacheDir, "render")
 	}
+	return t, reconciler.Trigger{Kind: reconciler.CLI, Ref: f.ref, At: time.Now()}, nil
 }
 
 // renderOptions are the render options for the --path flag.
@@ -183,14 +178,4 @@ func (f *sourceFlags) load(ctx context.Context) (*sources.Revision, []render.Obj
 		return nil, nil, err
 	}
 	return rev, objs, nil
-}
-
-// loadOrFile reads already rendered manifests from file (-f) when it is
-// set, and otherwise fetches and renders the revision the flags name.
-func (f *sourceFlags) loadOrFile(ctx context.Context, file string) (*sources.Revision, []render.Object, error) {
-	if file != "" {
-		objs, err := readManifests(file)
-		return &sources.Revision{Repo: file}, objs, err
-	}
-	return f.load(ctx)
 }

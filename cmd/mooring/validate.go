@@ -1,7 +1,7 @@
 package main
 
 import (
-	"time"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -9,7 +9,6 @@ import (
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/render/validate"
-	"github.com/mooringhq/mooring/sources"
 )
 
 func init() {
@@ -22,37 +21,34 @@ func init() {
 finding: overlapping pools, pools holding the VIP, advertisements that name no
 pool, routes two Ingresses claim, LoadBalancer IPs outside every pool, a control
 plane that cannot keep quorum. With --base it also checks the change from that
-ref (adding or removing more than one etcd member at once is quorum-unsafe).
+ref (adding or removing more than one etcd member at once is quorum-unsafe);
+apply checks the change from the revision live in the cluster.
 
-Exit status: 0 no error findings, 1 error findings, 2 could not run.`,
+Exit status: 0 no error findings, 1 error findings, 2 could not run (a
+revision that does not render: the JSON report still names why).`,
 		Example: `  mooring validate --repo . --path overlays/homelab
   mooring validate --repo . --path overlays/homelab --base main -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			start := time.Now()
-			rev, objs, err := src.load(cmd.Context())
+			if output != "text" && output != "" && output != "json" {
+				return exitCode(2, fmt.Errorf("unknown output format %q (text or json)", output))
+			}
+			t, trig, err := src.target()
 			if err != nil {
 				return exitCode(2, err)
 			}
-			head, fs := buildModel(objs)
-			if base != "" {
-				baseRev, err := src.revision(cmd.Context(), base)
-				if err != nil {
-					return exitCode(2, err)
-				}
-				baseObjs, err := src.renderRevision(baseRev)
-				if err != nil {
-					return exitCode(2, err)
-				}
-				baseModel, _ := model.Build(baseObjs)
-				fs = append(fs, validate.Change(baseModel, head)...)
-			}
-			finding.Sort(fs)
-			rep := newReport("validate", &src, rev, fs, start)
-			if err := writeReport(cmd.OutOrStdout(), rep, output); err != nil {
+			trig.BaseRef = base
+			res, err := newReconciler(0, 0).Validate(cmd.Context(), t, trig)
+			if res == nil || (err != nil && len(res.Reports) == 0) {
 				return exitCode(2, err)
 			}
-			return findingsExit(rep)
+			rep := reportOf(res, finding.KindValidate)
+			if res.Err == "" || output == "json" {
+				if err := writeReport(cmd.OutOrStdout(), rep, output); err != nil {
+					return exitCode(2, err)
+				}
+			}
+			return resultExit(res, rep)
 		},
 	}
 	src.register(cmd.Flags())
@@ -66,23 +62,4 @@ Exit status: 0 no error findings, 1 error findings, 2 could not run.`,
 func buildModel(objs []render.Object) (*model.Model, []finding.Finding) {
 	m, fs := model.Build(objs)
 	return m, append(fs, validate.Validate(m)...)
-}
-
-// newReport starts a report about rev.
-func newReport(kind string, src *sourceFlags, rev *sources.Revision, fs []finding.Finding, start time.Time) finding.Report {
-	finding.Sort(fs)
-	if fs == nil {
-		fs = []finding.Finding{}
-	}
-	return finding.Report{
-		Kind:     kind,
-		Repo:     rev.Repo,
-		Ref:      rev.Ref,
-		Commit:   rev.Commit,
-		Path:     src.path,
-		Findings: fs,
-		Started:  start,
-		Duration: time.Since(start),
-		Summary:  finding.Describe(fs),
-	}
 }
