@@ -160,4 +160,3 @@ func (r *Reconciler) LiveDiff(ctx context.Context, t Target, trig Trigger) (*app
 	}
 	return r.liveDiff(ctx, t, rev, objs)
 }
-

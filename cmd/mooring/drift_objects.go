@@ -80,4 +80,3 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	driftCmd.AddCommand(cmd)
 }
-

@@ -105,4 +105,3 @@ func runLiveDiff(cmd *cobra.Command, t reconciler.Target, trig reconciler.Trigge
 	}
 	return nil
 }
-
