@@ -107,7 +107,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	if _, ok := got["mooring/drift"]; ok {
 		t.Errorf("a refused commit got a drift status: %+v", got["mooring/drift"])
 	}
-	if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+	if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 		t.Errorf("the refused commit changed the cluster: %v", changed)
 	}
 
@@ -138,7 +138,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	if s := statuses(t, g, repo, head)["mooring/preview"]; s.Status != "success" {
 		t.Errorf("mooring/preview on the head: %+v", s)
 	}
-	if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+	if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 		t.Errorf("a preview changed the cluster: %v", changed)
 	}
 }

@@ -2,20 +2,15 @@ package reconciler_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/mooringhq/mooring/finding"
@@ -167,59 +162,9 @@ func addResource(t *testing.T, dir, overlay, res string) {
 	}
 }
 
-// snapshot is the resourceVersion of every object of the kinds mooring
-// applies here, inventories included: equal snapshots mean nothing changed.
-type snapshot map[string]string
-
-var watched = []schema.GroupVersionResource{
-	{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"},
-	{Group: "metallb.io", Version: "v1beta1", Resource: "l2advertisements"},
-	{Group: "mooring.dev", Version: "v1alpha1", Resource: "controlplanes"},
-	{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
-	{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"},
-	{Version: "v1", Resource: "services"},
-	{Version: "v1", Resource: "configmaps"},
-	{Group: "apps", Version: "v1", Resource: "deployments"},
-	{Version: "v1", Resource: "pods"},
-}
-
-func takeSnapshot(t *testing.T) snapshot {
-	t.Helper()
-	dyn, err := dynamic.NewForConfig(server.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := snapshot{}
-	for _, gvr := range watched {
-		l, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatalf("list %s: %v", gvr, err)
-		}
-		for _, u := range l.Items {
-			s[gvr.Resource+"/"+u.GetNamespace()+"/"+u.GetName()] = u.GetResourceVersion()
-		}
-	}
-	return s
-}
-
-// changes lists what differs between two snapshots.
-func (s snapshot) changes(after snapshot) []string {
-	var out []string
-	for k, v := range s {
-		if w, ok := after[k]; !ok {
-			out = append(out, "deleted "+k)
-		} else if w != v {
-			out = append(out, "changed "+k)
-		}
-	}
-	for k := range after {
-		if _, ok := s[k]; !ok {
-			out = append(out, "created "+k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+// takeSnapshot lists the resourceVersion of every object the API server
+// holds: equal snapshots mean nothing changed.
+func takeSnapshot(t *testing.T) testbed.Snapshot { return testbed.TakeSnapshot(t, server.Config) }
 
 // reportOf returns the report of kind in res.
 func reportOf(t *testing.T, res *reconciler.Result, kind string) finding.Report {

@@ -192,7 +192,7 @@ func TestReconcile(t *testing.T) {
 			if u.code == reconciler.CodeRenderFailed && (res.Err == "" || f.File == "") {
 				t.Errorf("a revision that does not render: Err %q, finding file %q; want both", res.Err, f.File)
 			}
-			if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+			if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 				t.Errorf("a refused commit changed the cluster: %v", changed)
 			}
 			if live, err := r.LiveCommit(ctx, target); err != nil || live != good {
@@ -229,7 +229,7 @@ func TestReconcile(t *testing.T) {
 		if !errors.Is(err, sources.ErrNotOnBranch) || res == nil || res.Err == "" {
 			t.Fatalf("reconcile of a commit not on main: %v, %+v; want ErrNotOnBranch", err, res)
 		}
-		if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+		if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 			t.Errorf("changed the cluster: %v", changed)
 		}
 	})
@@ -266,7 +266,7 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("%s: the live diff shows no change", tt.name)
 			}
 		}
-		if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+		if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 			t.Errorf("a preview changed the cluster: %v", changed)
 		}
 	})
@@ -297,7 +297,7 @@ func TestReconcile(t *testing.T) {
 		if res.Commit != good || res.LiveCommit != good || !ok || !strings.Contains(f.Message, "kubectl-edit") || f.Object.Name != "homelab-pool" {
 			t.Errorf("drift of %s (live %s): %v; want object-changed on homelab-pool naming kubectl-edit", res.Commit, res.LiveCommit, rep.Findings)
 		}
-		if changed := before.changes(takeSnapshot(t)); len(changed) > 0 {
+		if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 			t.Errorf("drift changed the cluster: %v", changed)
 		}
 	})

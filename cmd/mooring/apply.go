@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -40,7 +41,8 @@ was applied and at which commit, so the next apply prunes what the repository
 no longer has; an object annotated mooring.dev/prune: disabled is kept.
 Objects live exactly as last applied are not sent again.
 
-Exit codes: 0 applied, 1 refused (error findings) or an object failed, 2 could not run.`,
+Exit codes: 0 applied (with --force, also despite error findings), 1 refused,
+2 could not run or an object failed.`,
 		Example: `  # apply the local overlay of the repository in the current folder
   mooring apply --path overlays/local
 
@@ -77,7 +79,13 @@ Exit codes: 0 applied, 1 refused (error findings) or an object failed, 2 could n
 			if werr := writeApply(cmd.OutOrStdout(), res, rep, output); werr != nil && res.Err == "" {
 				return exitCode(2, werr)
 			}
-			return resultExit(res, rep)
+			if res.Err != "" {
+				return exitCode(2, errors.New(res.Err))
+			}
+			if res.Refused {
+				return exitCode(1, nil)
+			}
+			return nil
 		},
 	}
 	src.register(cmd.Flags())

@@ -64,3 +64,56 @@ func TestApplyCLI(t *testing.T) {
 		t.Errorf("drift objects could not run:\n%s", out)
 	}
 }
+
+// TestApplyRefusesUnsafe: `mooring apply` of a commit with overlapping
+// pools, or one that retires two etcd members of the live revision at
+// once, exits 1 naming file, object and reason, and changes nothing in the
+// cluster; --force applies it, with a warning. A real kube-apiserver.
+func TestApplyRefusesUnsafe(t *testing.T) {
+	srv := testbed.StartAPIServerT(t)
+	w := testbed.NewGitWork(t, t.TempDir())
+	w.CopyDir(filepath.Join("..", "..", "examples-repo"))
+	good := w.Commit("network")
+	apply := func(ref string, extra ...string) (int, string) {
+		t.Helper()
+		return run(t, append([]string{"apply", "--kubeconfig", srv.Kubeconfig, "--repo", w.Dir, "--path", "overlays/local", "--ref", ref}, extra...)...)
+	}
+	if code, out := apply(good); code != 0 {
+		t.Fatalf("apply of the good commit: exit %d\n%s", code, out)
+	}
+
+	w.WriteFiles(map[string]string{"overlays/local/lab-pool.yaml": "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: lab-pool\n  namespace: metallb-system\nspec:\n  addresses:\n  - 198.51.100.205-198.51.100.215\n"})
+	w.WriteFiles(map[string]string{"overlays/local/kustomization.yaml": strings.Replace(w.Git("show", good+":overlays/local/kustomization.yaml")+"\n", "- ../../base\n", "- ../../base\n- lab-pool.yaml\n", 1)})
+	overlap := w.Commit("a lab pool")
+	w.Git("checkout", "-q", good, "--", "overlays/local")
+	w.Git("rm", "-q", "--cached", "--ignore-unmatch", "overlays/local/lab-pool.yaml")
+	w.WriteFiles(map[string]string{"overlays/local/control-plane.yaml": "apiVersion: mooring.dev/v1alpha1\nkind: ControlPlane\nmetadata:\n  name: control-plane\nspec:\n  vip:\n    address: 198.51.100.10\n    port: 6443\n    interface: eth0\n  members:\n  - name: cp1\n    address: 198.51.100.11\n    peerURL: https://198.51.100.11:2380\n    clientURL: https://198.51.100.11:2379\n"})
+	retire := w.Commit("retire cp2 and cp3")
+
+	for _, tt := range []struct {
+		name, ref string
+		want      []string
+	}{
+		{"overlapping pools", overlap, []string{"error pool-overlap", "IPAddressPool/metallb-system/lab-pool", "overlays/local/lab-pool.yaml", `"homelab-pool"`, "refused"}},
+		{"two members retired at once vs the live revision", retire, []string{"error quorum-unsafe", "ControlPlane/control-plane", "controlplane.yaml", "removes \"cp2\", \"cp3\"", "refused"}},
+	} {
+		before := testbed.TakeSnapshot(t, srv.Config)
+		code, out := apply(tt.ref)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1\n%s", tt.name, code, out)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", tt.name, want, out)
+			}
+		}
+		if changed := before.Changes(testbed.TakeSnapshot(t, srv.Config)); len(changed) > 0 {
+			t.Errorf("%s: a refused apply changed the cluster: %v", tt.name, changed)
+		}
+	}
+
+	code, out := apply(overlap, "--force")
+	if code != 0 || !strings.Contains(out, "WARNING: --force") || !strings.Contains(out, "IPAddressPool/metallb-system/lab-pool created") {
+		t.Errorf("apply --force: exit %d, want 0 with a warning and the lab pool created\n%s", code, out)
+	}
+}
