@@ -73,15 +73,15 @@ func (r *Reconciler) Drift(ctx context.Context, t Target, trig Trigger) (*Result
 }
 
 // driftStage runs the drift checks t configures on c and returns one
-// report: its kind names the check when only one ran (drift-objects,
-// drift-etcd, drift-arp), else drift.
+// report of kind drift (the stage's name, as every report of a Result is
+// named; a command that runs one check names its output after it).
 func (r *Reconciler) driftStage(ctx context.Context, t Target, rev *sources.Revision, c *checked, inventory string) finding.Report {
 	started := r.opts.Clock.Now()
 	var fs []finding.Finding
-	var kinds, summaries []string
-	var failed []string
-	run := func(kind, name string, check func() ([]finding.Finding, string, error)) {
-		kinds = append(kinds, kind)
+	var summaries, failed []string
+	ran := 0
+	run := func(name string, check func() ([]finding.Finding, string, error)) {
+		ran++
 		got, summary, err := check()
 		fs = append(fs, got...)
 		if err != nil {
@@ -91,7 +91,7 @@ func (r *Reconciler) driftStage(ctx context.Context, t Target, rev *sources.Revi
 		summaries = append(summaries, name+": "+summary)
 	}
 	if t.Cluster != nil {
-		run(finding.KindDriftObjects, "objects", func() ([]finding.Finding, string, error) {
+		run("objects", func() ([]finding.Finding, string, error) {
 			m, err := r.manager(t.Cluster)
 			if err != nil {
 				return nil, "", err
@@ -102,7 +102,7 @@ func (r *Reconciler) driftStage(ctx context.Context, t Target, rev *sources.Revi
 		})
 	}
 	if t.Etcd != nil {
-		run(finding.KindDriftEtcd, "etcd", func() ([]finding.Finding, string, error) {
+		run("etcd", func() ([]finding.Finding, string, error) {
 			if c.model.ControlPlane == nil {
 				return nil, "", fmt.Errorf("%s declares no ControlPlane: no etcd members to compare with", t.Path)
 			}
@@ -110,17 +110,13 @@ func (r *Reconciler) driftStage(ctx context.Context, t Target, rev *sources.Revi
 		})
 	}
 	if t.ARP != nil {
-		run(finding.KindDriftARP, "arp", func() ([]finding.Finding, string, error) {
+		run("arp", func() ([]finding.Finding, string, error) {
 			return CheckARP(ctx, c.model, *t.ARP)
 		})
 	}
-	kind := finding.KindDrift
-	if len(kinds) == 1 {
-		kind = kinds[0]
-	}
-	rep := r.report(kind, t, rev, fs, started)
+	rep := r.report(finding.KindDrift, t, rev, fs, started)
 	rep.Summary = strings.Join(summaries, "; ")
-	if len(kinds) == 1 && len(summaries) == 1 {
+	if ran == 1 && len(summaries) == 1 {
 		_, rep.Summary, _ = strings.Cut(summaries[0], ": ")
 	}
 	if len(failed) > 0 {

@@ -50,7 +50,8 @@ Exit codes: 0 no drift, 1 drift found, 2 error.`,
 			if err != nil {
 				return exitCode(2, err)
 			}
-			rep := reportOf(res, finding.KindDriftObjects)
+			rep := reportOf(res, finding.KindDrift)
+			rep.Kind = finding.KindDriftObjects
 			if heal && len(rep.Findings) > 0 {
 				t.ForceConflicts, t.NoPrune, t.SkipDrift = true, true, true
 				healed, err := r.Reconcile(ctx, t, trig)
