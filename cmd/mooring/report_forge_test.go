@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -21,7 +20,7 @@ func TestReportRefusedForGood(t *testing.T) {
 	if !strings.Contains(out, "does not resolve") {
 		t.Errorf("output does not say the host does not resolve:\n%s", out)
 	}
-	if ents, _ := os.ReadDir(f.queueDir); len(ents) != 0 {
-		t.Errorf("%d files queued, want none", len(ents))
+	if n := queued(t, f.queueDir); n != 0 {
+		t.Errorf("%d deliveries queued, want none", n)
 	}
 }
