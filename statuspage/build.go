@@ -60,10 +60,10 @@ type PullRequest struct {
 // Observed is live state, as plain values, so that callers choose how it is
 // read and tests write it by hand.
 type Observed struct {
-	// Services are the live LoadBalancer Services with the addresses their
-	// status.loadBalancer.ingress holds; nil: not observed (the page then
-	// shows the addresses the revision's Services request).
-	Services []LiveService
+	// Services are the live LoadBalancer Services holding addresses (see
+	// model.LiveServiceFrom); nil: not observed (the page then shows the
+	// addresses the revision's Services request).
+	Services []model.LiveService
 	// Etcd is the last observation of the etcd cluster; nil: not asked.
 	Etcd *etcd.Observation
 	// ARP maps each address asked about (VIP, node addresses, LB IPs,
@@ -73,13 +73,6 @@ type Observed struct {
 	// NodeMACs names the nodes of MACs ("aa:bb:..." → node). The MAC that
 	// alone answers for a control-plane member's address is known without it.
 	NodeMACs map[string]string
-}
-
-// LiveService is a live Service of type LoadBalancer.
-type LiveService struct {
-	Namespace, Name string
-	// IPs are its status.loadBalancer.ingress[].ip.
-	IPs []netip.Addr
 }
 
 // Build makes a target's page from its inputs. It is pure, and its output
@@ -406,7 +399,7 @@ func holders(m *model.Model, obs Observed) map[netip.Addr][]holder {
 	if obs.Services != nil {
 		for _, s := range obs.Services {
 			for _, ip := range s.IPs {
-				out[ip.Unmap()] = append(out[ip.Unmap()], holder{service: s.Namespace + "/" + s.Name})
+				out[ip.Unmap()] = append(out[ip.Unmap()], holder{service: s.Key()})
 			}
 		}
 	} else {
@@ -753,7 +746,7 @@ func classAddresses(m *model.Model, obs Observed) map[string][]string {
 	const nameLabel, instanceLabel, componentLabel = "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"
 	live := map[string][]netip.Addr{}
 	for _, s := range obs.Services {
-		live[s.Namespace+"/"+s.Name] = s.IPs
+		live[s.Key()] = s.IPs
 	}
 	out := map[string][]string{}
 	for _, c := range m.IngressClasses {

@@ -57,7 +57,7 @@ func TestPools(t *testing.T) {
 			{Namespace: "metallb-system", Name: "v6", Ranges: []string{"2001:db8::/56"}, Size: 1<<64 - 1, SizeText: "2^64 or more", Free: 1<<64 - 1, AutoAssign: true},
 		}},
 		{"live Services, two MACs on one address, a stranger on a free one", statuspage.Observed{
-			Services: []statuspage.LiveService{{Namespace: "apps", Name: "web", IPs: []netip.Addr{addr("203.0.113.5")}}, {Namespace: "apps", Name: "web2", IPs: []netip.Addr{addr("203.0.113.5"), addr("198.51.100.2")}}},
+			Services: []model.LiveService{{Namespace: "apps", Name: "web", IPs: []netip.Addr{addr("203.0.113.5")}}, {Namespace: "apps", Name: "web2", IPs: []netip.Addr{addr("203.0.113.5"), addr("198.51.100.2")}}},
 			ARP: neigh.Owners{
 				addr("203.0.113.5"):   {"02:00:00:00:00:01", "02:00:00:00:00:02"},
 				addr("203.0.113.9"):   {"02:00:00:00:00:99"},

@@ -100,7 +100,7 @@ func exampleModel(t testing.TB, withHostile bool) *model.Model {
 // and answers for the VIP, and a stranger answers for a free address.
 func exampleObserved() statuspage.Observed {
 	obs := statuspage.Observed{
-		Services: []statuspage.LiveService{
+		Services: []model.LiveService{
 			{Namespace: "ingress-nginx", Name: "ingress-nginx-controller", IPs: []netip.Addr{netip.MustParseAddr("198.51.100.200")}},
 			{Namespace: "default", Name: `x"><img src=x onerror=alert(2)>`, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.9")}},
 		},

@@ -9,13 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -29,14 +29,14 @@ import (
 
 var services = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 
-// Services lists the cluster's Services of type LoadBalancer, by namespace
-// and name, with the addresses their status.loadBalancer.ingress holds.
-func Services(ctx context.Context, cfg *rest.Config) ([]statuspage.LiveService, error) {
+// Services lists the cluster's Services of type LoadBalancer that hold
+// addresses, by namespace and name, as model.LiveServiceFrom reads them.
+func Services(ctx context.Context, cfg *rest.Config) ([]model.LiveService, error) {
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
 	}
-	var out []statuspage.LiveService
+	var out []model.LiveService
 	opts := metav1.ListOptions{Limit: 500}
 	for {
 		list, err := dc.Resource(services).List(ctx, opts)
@@ -44,7 +44,11 @@ func Services(ctx context.Context, cfg *rest.Config) ([]statuspage.LiveService, 
 			return nil, fmt.Errorf("list services: %w", err)
 		}
 		for _, u := range list.Items {
-			if s, ok := loadBalancer(u); ok {
+			var svc corev1.Service
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &svc); err != nil {
+				return nil, fmt.Errorf("service %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+			}
+			if s, ok := model.LiveServiceFrom(&svc); ok {
 				out = append(out, s)
 			}
 		}
@@ -52,28 +56,8 @@ func Services(ctx context.Context, cfg *rest.Config) ([]statuspage.LiveService, 
 			break
 		}
 	}
-	slices.SortFunc(out, func(a, b statuspage.LiveService) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
+	slices.SortFunc(out, func(a, b model.LiveService) int { return strings.Compare(a.Key(), b.Key()) })
 	return out, nil
-}
-
-// loadBalancer reads a Service's status addresses; ok is false for other
-// types. Hostnames (no address) and malformed addresses are left out.
-func loadBalancer(u unstructured.Unstructured) (statuspage.LiveService, bool) {
-	if t, _, _ := unstructured.NestedString(u.Object, "spec", "type"); t != "LoadBalancer" {
-		return statuspage.LiveService{}, false
-	}
-	s := statuspage.LiveService{Namespace: u.GetNamespace(), Name: u.GetName(), IPs: []netip.Addr{}}
-	ingress, _, _ := unstructured.NestedSlice(u.Object, "status", "loadBalancer", "ingress")
-	for _, in := range ingress {
-		m, _ := in.(map[string]any)
-		ip, _ := m["ip"].(string)
-		if a, err := netip.ParseAddr(ip); err == nil {
-			s.IPs = append(s.IPs, a.Unmap())
-		}
-	}
-	return s, true
 }
 
 // Options say what to observe; a nil field is not observed.
