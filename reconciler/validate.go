@@ -100,13 +100,13 @@ func (r *Reconciler) check(t Target, rev *sources.Revision, base *model.Model, n
 	return c
 }
 
-// baseFor returns the model a change is checked against: the live
-// revision's, when there is one (a commit checked against itself yields no
-// change findings). A live
+// baseFor returns the model the change to rev is checked against: the
+// live revision's, when there is one. A clean revision that is the live
+// commit is no change: nothing is fetched or rendered for it. A live
 // revision that cannot be read is a warning, not a refusal: the revision
 // alone is still validated.
-func (r *Reconciler) baseFor(ctx context.Context, t Target, live string) (*model.Model, []finding.Finding) {
-	if live == "" {
+func (r *Reconciler) baseFor(ctx context.Context, t Target, live string, rev *sources.Revision) (*model.Model, []finding.Finding) {
+	if live == "" || (live == rev.Commit && !rev.Dirty) {
 		return nil, nil
 	}
 	rm, err := r.liveModel(ctx, t, live)
@@ -163,7 +163,7 @@ func (r *Reconciler) Validate(ctx context.Context, t Target, trig Trigger) (*Res
 		if err != nil {
 			return r.fail(res, err)
 		}
-		base, notes = r.baseFor(ctx, t, live)
+		base, notes = r.baseFor(ctx, t, live, rev)
 	}
 	c := r.check(t, rev, base, notes)
 	res.Reports = append(res.Reports, c.report)
