@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/mooringhq/mooring/forge"
 	giteaforge "github.com/mooringhq/mooring/forge/gitea"
@@ -14,46 +13,6 @@ import (
 	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/sources"
 )
-
-type giteaStatus struct {
-	Context     string `json:"context"`
-	Status      string `json:"status"`
-	Description string `json:"description"`
-}
-
-// statuses returns the newest status of each context on sha.
-func statuses(t *testing.T, g *testbed.Gitea, repo, sha string) map[string]giteaStatus {
-	t.Helper()
-	var combined struct {
-		Statuses []giteaStatus `json:"statuses"`
-	}
-	g.API(t, http.MethodGet, "/repos/"+repo+"/commits/"+sha+"/status", nil, &combined)
-	out := map[string]giteaStatus{}
-	for _, s := range combined.Statuses {
-		out[s.Context] = s
-	}
-	return out
-}
-
-// waitBranch waits until Gitea has processed a push of branch (it does so
-// asynchronously).
-func waitBranch(t *testing.T, g *testbed.Gitea, repo, branch string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(g.URL + "/api/v1/repos/" + repo + "/branches/" + branch)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gitea: branch %s of %s never appeared", branch, repo)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // TestReconcileStatusesInGitea: a push reconciled gets success statuses
 // mooring/validate, mooring/apply and mooring/drift on its commit in a
@@ -67,7 +26,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	w.CopyDir(filepath.Join("..", "examples-repo"))
 	good := w.Commit("homelab network")
 	w.Push(g.CloneURL(repo), "main")
-	waitBranch(t, g, repo, "main")
+	g.WaitBranch(t, repo, "main")
 
 	client, err := giteaforge.New(giteaforge.Options{URL: g.URL, Token: forge.Token(g.Token)})
 	if err != nil {
@@ -81,7 +40,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	if err != nil || !res.Applied || len(res.Undelivered) > 0 {
 		t.Fatalf("reconcile %s: %v, applied %t, undelivered %v", good, err, res.Applied, res.Undelivered)
 	}
-	got := statuses(t, g, repo, good)
+	got := g.Statuses(t, repo, good)
 	for _, c := range []string{"mooring/validate", "mooring/apply", "mooring/drift"} {
 		if got[c].Status != "success" {
 			t.Errorf("%s on %s: %+v, want success", c, good, got[c])
@@ -89,7 +48,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	}
 
 	w.WriteFiles(map[string]string{overlay + "/lab-pool.yaml": pool("lab-pool", "198.51.100.205-198.51.100.215")})
-	addResource(t, w.Dir, overlay, "lab-pool.yaml")
+	addResource(t, w, overlay, "lab-pool.yaml")
 	bad := w.Commit("a lab pool")
 	w.Push(g.CloneURL(repo), "main")
 	before := takeSnapshot(t)
@@ -97,7 +56,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	if err != nil || !res.Refused || res.LiveCommit != good {
 		t.Fatalf("reconcile %s: %v, refused %t, live %s", bad, err, res.Refused, res.LiveCommit)
 	}
-	got = statuses(t, g, repo, bad)
+	got = g.Statuses(t, repo, bad)
 	for _, c := range []string{"mooring/validate", "mooring/apply"} {
 		s := got[c]
 		if s.Status != "failure" || !contains(s.Description, "pool-overlap", `lab-pool`, `homelab-pool`) {
@@ -116,7 +75,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	w.WriteFiles(map[string]string{overlay + "/pool.yaml": pool("homelab-pool", "198.51.100.200-198.51.100.220")})
 	head := w.Commit("grow the pool")
 	w.Push(g.CloneURL(repo), "grow")
-	waitBranch(t, g, repo, "grow")
+	g.WaitBranch(t, repo, "grow")
 	var pr struct {
 		Number int `json:"number"`
 	}
@@ -135,7 +94,7 @@ func TestReconcileStatusesInGitea(t *testing.T) {
 	if len(comments) != 1 || !contains(comments[0].Body, "mooring preview", "homelab-pool", "11 → 21") {
 		t.Errorf("want one preview comment showing the pool grow from 11 to 21 addresses, got %d: %+v", len(comments), comments)
 	}
-	if s := statuses(t, g, repo, head)["mooring/preview"]; s.Status != "success" {
+	if s := g.Statuses(t, repo, head)["mooring/preview"]; s.Status != "success" {
 		t.Errorf("mooring/preview on the head: %+v", s)
 	}
 	if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {

@@ -1,10 +1,8 @@
 package reconciler_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,7 +30,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	crds, err := crdDir()
+	crds, err := testbed.CRDDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -57,34 +55,6 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(crds)
 	os.Exit(code)
-}
-
-// crdDir gathers MetalLB's published CRDs (from its Go module) and
-// mooring's ControlPlane CRD into a temporary folder.
-func crdDir() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.universe.tf/metallb").Output()
-	if err != nil {
-		return "", fmt.Errorf("go list metallb: %w", err)
-	}
-	metallb := filepath.Join(string(bytes.TrimSpace(out)), "config", "crd", "bases")
-	dir, err := os.MkdirTemp("", "mooring-crds-")
-	if err != nil {
-		return "", err
-	}
-	for _, src := range []string{
-		filepath.Join(metallb, "metallb.io_ipaddresspools.yaml"),
-		filepath.Join(metallb, "metallb.io_l2advertisements.yaml"),
-		filepath.Join("..", "api", "v1alpha1", "crd", "mooring.dev_controlplanes.yaml"),
-	} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
 }
 
 // startGitea returns the package's Gitea, starting it on first use.
@@ -125,33 +95,19 @@ func newRepo(t *testing.T, name string) (*repo, string) {
 
 // commit resets the work tree to base, lets edit change it, commits and
 // pushes the commit to ref (a branch, or refs/pull/N/head).
-func (r *repo) commit(t *testing.T, base, msg, ref string, edit func(dir string)) string {
+func (r *repo) commit(t *testing.T, base, msg, ref string, edit func(w *testbed.GitWork)) string {
 	t.Helper()
 	r.work.Git("checkout", "-q", "-B", "work", base)
-	edit(r.work.Dir)
+	edit(r.work)
 	sha := r.work.Commit(msg)
 	r.work.Push(r.bare, "HEAD:"+ref)
 	return sha
 }
 
-// write writes files (path → content) under dir.
-func write(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // addResource appends a resource to the overlay's kustomization.
-func addResource(t *testing.T, dir, overlay, res string) {
+func addResource(t *testing.T, w *testbed.GitWork, overlay, res string) {
 	t.Helper()
-	k := filepath.Join(dir, overlay, "kustomization.yaml")
+	k := filepath.Join(w.Dir, overlay, "kustomization.yaml")
 	b, err := os.ReadFile(k)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/sources"
 )
@@ -25,18 +26,18 @@ const overlay = "overlays/local"
 var unsafe = []struct {
 	name string
 	code string
-	edit func(t *testing.T, dir string)
+	edit func(t *testing.T, w *testbed.GitWork)
 }{
-	{"overlapping pools", "pool-overlap", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/lab-pool.yaml": pool("lab-pool", "198.51.100.205-198.51.100.215")})
-		addResource(t, dir, overlay, "lab-pool.yaml")
+	{"overlapping pools", "pool-overlap", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/lab-pool.yaml": pool("lab-pool", "198.51.100.205-198.51.100.215")})
+		addResource(t, w, overlay, "lab-pool.yaml")
 	}},
-	{"a pool over the VIP", "pool-contains-vip", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/vip-pool.yaml": pool("vip-pool", "198.51.100.10/32")})
-		addResource(t, dir, overlay, "vip-pool.yaml")
+	{"a pool over the VIP", "pool-contains-vip", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/vip-pool.yaml": pool("vip-pool", "198.51.100.10/32")})
+		addResource(t, w, overlay, "vip-pool.yaml")
 	}},
-	{"a dangling advertisement", "l2adv-missing-pool", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/lab-l2.yaml": `apiVersion: metallb.io/v1beta1
+	{"a dangling advertisement", "l2adv-missing-pool", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/lab-l2.yaml": `apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata:
   name: lab-l2
@@ -45,10 +46,10 @@ spec:
   ipAddressPools:
   - lab-pool
 `})
-		addResource(t, dir, overlay, "lab-l2.yaml")
+		addResource(t, w, overlay, "lab-l2.yaml")
 	}},
-	{"two members retired at once", "quorum-unsafe", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/control-plane.yaml": `apiVersion: mooring.dev/v1alpha1
+	{"two members retired at once", "quorum-unsafe", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/control-plane.yaml": `apiVersion: mooring.dev/v1alpha1
 kind: ControlPlane
 metadata:
   name: control-plane
@@ -64,8 +65,8 @@ spec:
     clientURL: https://198.51.100.11:2379
 `})
 	}},
-	{"an LB IP outside every pool", "lb-ip-outside-pools", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/ingress-ip.yaml": `apiVersion: v1
+	{"an LB IP outside every pool", "lb-ip-outside-pools", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/ingress-ip.yaml": `apiVersion: v1
 kind: Service
 metadata:
   name: ingress-nginx-controller
@@ -74,8 +75,8 @@ metadata:
     metallb.io/loadBalancerIPs: 198.51.100.250
 `})
 	}},
-	{"a duplicate route", "ingress-duplicate-route", func(t *testing.T, dir string) {
-		write(t, dir, map[string]string{overlay + "/copy.yaml": `apiVersion: networking.k8s.io/v1
+	{"a duplicate route", "ingress-duplicate-route", func(t *testing.T, w *testbed.GitWork) {
+		w.WriteFiles(map[string]string{overlay + "/copy.yaml": `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: myapp-copy
@@ -94,13 +95,13 @@ spec:
             port:
               number: 80
 `})
-		addResource(t, dir, overlay, "copy.yaml")
+		addResource(t, w, overlay, "copy.yaml")
 	}},
-	{"a remote base", reconciler.CodeRenderFailed, func(t *testing.T, dir string) {
-		addResource(t, dir, overlay, "https://github.com/example/network//base?ref=v1")
+	{"a remote base", reconciler.CodeRenderFailed, func(t *testing.T, w *testbed.GitWork) {
+		addResource(t, w, overlay, "https://github.com/example/network//base?ref=v1")
 	}},
-	{"a symlink out of the repository", reconciler.CodeRenderFailed, func(t *testing.T, dir string) {
-		p := filepath.Join(dir, overlay, "pool.yaml")
+	{"a symlink out of the repository", reconciler.CodeRenderFailed, func(t *testing.T, w *testbed.GitWork) {
+		p := filepath.Join(w.Dir, overlay, "pool.yaml")
 		if err := os.Remove(p); err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func TestReconcile(t *testing.T) {
 
 	for _, u := range unsafe {
 		t.Run("refused: "+u.name, func(t *testing.T) {
-			sha := rp.commit(t, good, u.name, "main", func(dir string) { u.edit(t, dir) })
+			sha := rp.commit(t, good, u.name, "main", func(w *testbed.GitWork) { u.edit(t, w) })
 			before := takeSnapshot(t)
 			res, err := r.Reconcile(ctx, target, trigger(reconciler.Push, sha))
 			if err != nil {
@@ -202,7 +203,7 @@ func TestReconcile(t *testing.T) {
 	}
 
 	t.Run("force applies a refused commit, loudly", func(t *testing.T) {
-		sha := rp.commit(t, good, "lab pool", "main", func(dir string) { unsafe[0].edit(t, dir) })
+		sha := rp.commit(t, good, "lab pool", "main", func(w *testbed.GitWork) { unsafe[0].edit(t, w) })
 		forced := target
 		forced.Force = true
 		log.take()
@@ -221,8 +222,8 @@ func TestReconcile(t *testing.T) {
 	})
 
 	t.Run("a commit of another branch is not reconciled", func(t *testing.T) {
-		sha := rp.commit(t, good, "elsewhere", "refs/heads/other", func(dir string) {
-			write(t, dir, map[string]string{"README.md": "other\n"})
+		sha := rp.commit(t, good, "elsewhere", "refs/heads/other", func(w *testbed.GitWork) {
+			w.WriteFiles(map[string]string{"README.md": "other\n"})
 		})
 		before := takeSnapshot(t)
 		res, err := r.Reconcile(ctx, target, trigger(reconciler.Push, sha))
@@ -235,7 +236,7 @@ func TestReconcile(t *testing.T) {
 	})
 
 	t.Run("preview never applies", func(t *testing.T) {
-		sha := rp.commit(t, good, "lab pool", "refs/pull/1/head", func(dir string) { unsafe[0].edit(t, dir) })
+		sha := rp.commit(t, good, "lab pool", "refs/pull/1/head", func(w *testbed.GitWork) { unsafe[0].edit(t, w) })
 		trig := reconciler.Trigger{Kind: reconciler.PullRequest, SHA: sha, Ref: "refs/pull/1/head", PR: 1, BaseRef: "main", BaseSHA: good}
 		before := takeSnapshot(t)
 		offline := target
