@@ -22,25 +22,37 @@ import (
 )
 
 func init() {
-	var keep bool
-	var etcdBin string
+	var keep, stay, offline bool
+	var etcdBin, assetsDir string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run mooring's whole job on the built-in example, with no cluster",
-		Long: `demo writes the built-in example repository (examples-repo) into a throwaway
-Git repository and runs mooring on it the way a team uses it: render and
-validate main, preview a pull request that breaks things (an overlapping pool,
-two etcd members removed at once), preview its fixed version, check a real
-three-member etcd cluster (etcd processes on 127.0.0.1) against the declared
-members, lose one member, and record every result on the commits as git notes
-(refs/notes/mooring). Nothing outside a temporary folder is touched.
+		Short: "Run mooring's whole job on the built-in example, on one machine, with no cluster",
+		Long: `demo runs mooring's whole job on the built-in example repository
+(examples-repo, overlays/local), narrated step by step with each step's time:
 
-The etcd part needs an etcd binary: --etcd, else etcd on PATH, else the one
-make builds into .cache/assets (make demo builds it). Without one, the demo
-says so and skips that part.`,
-		Example: `  mooring demo
-  mooring demo --keep   # keep the demo repository to look at it with git
-  mooring demo --etcd /usr/local/bin/etcd`,
+  1. a 3-member etcd cluster and a kube-apiserver on it, MetalLB's CRDs installed
+  2. a real Gitea holding the repository
+  3. mooring reconciling main: validate, apply, drift, statuses on the commit
+  4. a push adding a pool: applied, mooring/apply success, push → applied time
+  5. a push with an overlapping pool: refused, a failure status naming both
+     pools, the cluster unchanged (then a revert)
+  6. a pull request retiring two etcd members at once: the preview comment
+  7. an object edited by hand: the drift report names the manager and field
+  8. an etcd member stops: member missing, quorum at risk, can lose 0 more
+  and a summary of every step, with every status as Gitea shows it.
+
+Every component is a real process on 127.0.0.1 (etcd, kube-apiserver, Gitea:
+make demo builds them into .cache/assets), started in a temporary folder and
+stopped at the end, on failure and on Ctrl-C. --stay keeps them running and
+prints where to look. The exit status is 2 when any step fails.
+
+Without those binaries (or with --offline) the demo runs the part that needs
+none: render, validate and preview pull requests in a throwaway Git
+repository, results as git notes, and, with an etcd binary, the etcd check.`,
+		Example: `  make demo                  # builds mooring, etcd, kube-apiserver and Gitea first
+  mooring demo --assets .cache/assets
+  mooring demo --stay        # keep everything running and push your own commits
+  mooring demo --offline --keep`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "mooring-demo-")
@@ -50,21 +62,36 @@ says so and skips that part.`,
 			if !keep {
 				defer os.RemoveAll(dir)
 			}
+			w := cmd.OutOrStdout()
+			assets := findDemoAssets(assetsDir, etcdBin)
+			if !offline && len(assets.missing) == 0 {
+				if err := runLiveDemo(cmd.Context(), w, dir, assets, liveDemoOptions{Stay: stay}); err != nil {
+					return exitCode(2, err)
+				}
+				return nil
+			}
+			if !offline {
+				fmt.Fprintf(w, "Not built: %s (make demo builds them into .cache/assets). Running the offline demo.\n",
+					strings.Join(assets.missing, ", "))
+			}
 			bin, findErr := findEtcd(etcdBin)
 			if findErr != nil {
 				bin = ""
 			}
-			if err := runDemo(cmd.Context(), cmd.OutOrStdout(), dir, demoEtcdBinary{path: bin, missing: findErr}); err != nil {
+			if err := runDemo(cmd.Context(), w, dir, demoEtcdBinary{path: bin, missing: findErr}); err != nil {
 				return exitCode(2, err)
 			}
 			if keep {
-				fmt.Fprintf(cmd.OutOrStdout(), "\nThe demo repository is kept at %s (try: git -C %s log --notes=mooring)\n", dir, filepath.Join(dir, "repo"))
+				fmt.Fprintf(w, "\nThe demo repository is kept at %s (try: git -C %s log --notes=mooring)\n", dir, filepath.Join(dir, "repo"))
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo repository")
-	cmd.Flags().StringVar(&etcdBin, "etcd", "", "etcd binary for the demo's three-member cluster (default: etcd on PATH, then .cache/assets/etcd)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's temporary folder")
+	cmd.Flags().BoolVar(&stay, "stay", false, "keep every component running after the steps, until Ctrl-C")
+	cmd.Flags().BoolVar(&offline, "offline", false, "run only the offline part (no API server, no Gitea)")
+	cmd.Flags().StringVar(&assetsDir, "assets", "", "folder with etcd, kube-apiserver, gitea and gitea.root (default $MOORING_ASSETS, then .cache/assets)")
+	cmd.Flags().StringVar(&etcdBin, "etcd", "", "etcd binary for the demo's three-member cluster (default: etcd on PATH, then the assets folder)")
 	rootCmd.AddCommand(cmd)
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
@@ -81,6 +84,27 @@ func (d *demoRepo) branch(name string) error {
 	err := d.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name), Create: true})
 	if err != nil {
 		return fmt.Errorf("demo repo: branch %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkout checks out the existing branch name.
+func (d *demoRepo) checkout(name string) error {
+	if err := d.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name)}); err != nil {
+		return fmt.Errorf("demo repo: checkout %s: %w", name, err)
+	}
+	return nil
+}
+
+// push pushes branch to url (credentials in it), replacing what is there.
+func (d *demoRepo) push(ctx context.Context, url, branch string) error {
+	ref := plumbing.NewBranchReferenceName(branch)
+	err := d.repo.PushContext(ctx, &git.PushOptions{
+		RemoteURL: url,
+		RefSpecs:  []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + ref.String())},
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("demo repo: push %s: %w", branch, err)
 	}
 	return nil
 }

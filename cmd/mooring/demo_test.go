@@ -10,10 +10,48 @@ import (
 	"github.com/mooringhq/mooring/internal/testbed"
 )
 
-// TestDemo runs the whole demo (real Git repository, Kustomize render,
-// validation, previews, a real three-member etcd cluster, git notes) and
-// checks that each stage reported what it should.
+// TestDemo runs `mooring demo` end to end, as make demo does, on real etcd,
+// kube-apiserver and Gitea processes: it fails on any red step, and checks
+// that the output shows what each step is there to show.
 func TestDemo(t *testing.T) {
+	dir := testbed.AssetsDir(t)
+	for _, b := range []string{"etcd", "kube-apiserver", "gitea", "gitea.root"} {
+		testbed.Asset(t, b)
+	}
+	assets := findDemoAssets(dir, "")
+	if len(assets.missing) > 0 {
+		t.Fatalf("demo components missing: %v", assets.missing)
+	}
+	var out bytes.Buffer
+	if err := runLiveDemo(context.Background(), &out, t.TempDir(), assets, liveDemoOptions{}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"kube-apiserver ready",         // 1
+		"holds main at",                // 2
+		"mooring/apply   success",      // 3
+		"push → applied in",            // 4
+		"mooring/apply failure",        // 5: the refused commit's status ...
+		"overlap-pool",                 // ... names both pools
+		"quorum-unsafe",                // 6: the preview comment
+		`"kubectl-edit"`,               // 7: the manager that changed a field
+		"can lose 0 more",              // 8
+		"Statuses as Gitea shows them", // 11
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "FAILED") {
+		t.Errorf("a demo step failed:\n%s", s)
+	}
+}
+
+// TestDemoOffline runs the offline demo (real Git repository, Kustomize
+// render, validation, previews, a real three-member etcd cluster, git
+// notes) and checks that each stage reported what it should.
+func TestDemoOffline(t *testing.T) {
 	var out bytes.Buffer
 	etcd := demoEtcdBinary{path: testbed.Asset(t, "etcd")}
 	if err := runDemo(context.Background(), &out, t.TempDir(), etcd); err != nil {

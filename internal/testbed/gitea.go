@@ -1,43 +1,23 @@
 package testbed
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/mooringhq/mooring/internal/localgitea"
 )
 
 // Gitea is a real Gitea server on 127.0.0.1 with its own work folder, an
-// admin user and an API token. Start it once per test package (in TestMain
-// with StartGitea) and Close it at the end; Stop and Start simulate an
-// outage on the same port and data.
+// admin user and an API token (internal/localgitea runs it). Start it once
+// per test package (in TestMain with StartGitea) and Close it at the end;
+// Stop and Start simulate an outage on the same port and data.
 type Gitea struct {
-	// URL is http://127.0.0.1:PORT, without a trailing slash.
-	URL string
-	// Dir is the work folder (GITEA_WORK_DIR and GITEA_CUSTOM below it).
-	Dir string
-	// User and Password are the admin's; Token is an API token of theirs
-	// with repository, issue and user write scopes.
-	User, Password, Token string
-	// StartTime is how long the first `gitea web` took to answer the API.
-	StartTime time.Duration
-
-	bin, ini string
-	cmd      *exec.Cmd
-	done     chan error
+	*localgitea.Server
 }
 
 // assetFile finds a built test component like Asset, without a testing.TB,
@@ -90,231 +70,11 @@ func StartGitea(dir string) (*Gitea, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testbed: %w", err)
 	}
-	port, err := freePort()
+	s, err := localgitea.Start(localgitea.Options{Bin: bin, Root: strings.TrimSpace(string(root)), Dir: dir})
 	if err != nil {
 		return nil, fmt.Errorf("testbed: %w", err)
 	}
-	g := &Gitea{
-		URL:      "http://127.0.0.1:" + strconv.Itoa(port),
-		Dir:      dir,
-		User:     "mooring",
-		Password: "mooring-" + randHex(8),
-		bin:      bin,
-		ini:      filepath.Join(dir, "custom", "conf", "app.ini"),
-	}
-	if err := os.MkdirAll(filepath.Dir(g.ini), 0o755); err != nil {
-		return nil, fmt.Errorf("testbed: %w", err)
-	}
-	if err := os.WriteFile(g.ini, []byte(giteaINI(dir, strings.TrimSpace(string(root)), port)), 0o600); err != nil {
-		return nil, fmt.Errorf("testbed: %w", err)
-	}
-	if out, err := g.run("migrate"); err != nil {
-		return nil, fmt.Errorf("testbed: gitea migrate: %w\n%s", err, out)
-	}
-	if out, err := g.run("admin", "user", "create", "--admin", "--username", g.User, "--password", g.Password,
-		"--email", "mooring@example.org", "--must-change-password=false"); err != nil {
-		return nil, fmt.Errorf("testbed: gitea admin user create: %w\n%s", err, out)
-	}
-	t0 := time.Now()
-	if err := g.Start(); err != nil {
-		return nil, err
-	}
-	g.StartTime = time.Since(t0)
-	if err := g.makeToken(); err != nil {
-		g.Close()
-		return nil, err
-	}
-	return g, nil
-}
-
-func giteaINI(dir, root string, port int) string {
-	return fmt.Sprintf(`I_AM_BEING_UNSAFE_RUNNING_AS_ROOT = true
-APP_NAME = mooring test
-RUN_MODE = prod
-WORK_PATH = %[1]s
-
-[server]
-PROTOCOL = http
-HTTP_ADDR = 127.0.0.1
-HTTP_PORT = %[3]d
-ROOT_URL = http://127.0.0.1:%[3]d/
-DISABLE_SSH = true
-START_SSH_SERVER = false
-OFFLINE_MODE = true
-LFS_START_SERVER = false
-STATIC_ROOT_PATH = %[2]s
-APP_DATA_PATH = %[1]s/data
-
-[database]
-DB_TYPE = sqlite3
-PATH = %[1]s/data/gitea.db
-
-[repository]
-ROOT = %[1]s/repos
-DEFAULT_BRANCH = main
-
-[security]
-INSTALL_LOCK = true
-SECRET_KEY = %[4]s
-
-[service]
-DISABLE_REGISTRATION = true
-REQUIRE_SIGNIN_VIEW = false
-
-[webhook]
-ALLOWED_HOST_LIST = loopback
-DELIVER_TIMEOUT = 5
-
-[queue]
-TYPE = channel
-
-[indexer]
-ISSUE_INDEXER_TYPE = db
-REPO_INDEXER_ENABLED = false
-
-[mailer]
-ENABLED = false
-
-[actions]
-ENABLED = false
-
-[cron]
-ENABLED = false
-
-[cron.update_checker]
-ENABLED = false
-
-[session]
-PROVIDER = memory
-
-[log]
-MODE = console
-LEVEL = Warn
-ROOT_PATH = %[1]s/log
-`, dir, root, port, randHex(16))
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on Linux
-	}
-	return hex.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func (g *Gitea) env() []string {
-	return append(os.Environ(), "GITEA_WORK_DIR="+g.Dir, "GITEA_CUSTOM="+filepath.Join(g.Dir, "custom"), "HOME="+g.Dir)
-}
-
-func (g *Gitea) run(args ...string) ([]byte, error) {
-	cmd := exec.Command(g.bin, append(args, "--config", g.ini)...)
-	cmd.Env = g.env()
-	cmd.Dir = g.Dir
-	return cmd.CombinedOutput()
-}
-
-// Start runs `gitea web` and waits until its API answers (at most 60s).
-func (g *Gitea) Start() error {
-	if g.cmd != nil {
-		return errors.New("testbed: gitea already running")
-	}
-	logf, err := os.OpenFile(filepath.Join(g.Dir, "gitea.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("testbed: %w", err)
-	}
-	cmd := exec.Command(g.bin, "web", "--config", g.ini)
-	cmd.Env = g.env()
-	cmd.Dir = g.Dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("testbed: start gitea: %w", err)
-	}
-	g.cmd, g.done = cmd, make(chan error, 1)
-	go func() { g.done <- cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(g.URL + "/api/v1/version")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-g.done:
-			g.cmd = nil
-			return fmt.Errorf("testbed: gitea web exited: %v\n%s", err, g.LogTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	g.Stop()
-	return fmt.Errorf("testbed: gitea not ready after 60s\n%s", g.LogTail())
-}
-
-// Stop ends `gitea web` (SIGTERM, then SIGKILL after 10s) and keeps its
-// data, so Start brings the same Gitea back on the same port.
-func (g *Gitea) Stop() {
-	if g.cmd == nil {
-		return
-	}
-	_ = g.cmd.Process.Signal(syscall.SIGTERM) // it may have exited already; done tells
-	select {
-	case <-g.done:
-	case <-time.After(10 * time.Second):
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	}
-	g.cmd = nil
-}
-
-// Close stops Gitea for good.
-func (g *Gitea) Close() { g.Stop() }
-
-// LogTail returns the end of Gitea's log, for failure messages.
-func (g *Gitea) LogTail() string {
-	b, _ := os.ReadFile(filepath.Join(g.Dir, "gitea.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-func (g *Gitea) makeToken() error {
-	body := `{"name":"mooring-test","scopes":["write:repository","write:issue","write:user"]}`
-	req, err := http.NewRequest(http.MethodPost, g.URL+"/api/v1/users/"+g.User+"/tokens", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth(g.User, g.Password)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("testbed: gitea token: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		SHA1 string `json:"sha1"`
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("testbed: gitea token: HTTP %d: %s", resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, &out); err != nil || out.SHA1 == "" {
-		return fmt.Errorf("testbed: gitea token: bad answer %s", b)
-	}
-	g.Token = out.SHA1
-	return nil
+	return &Gitea{Server: s}, nil
 }
 
 // API calls Gitea's REST API (path below /api/v1) with the admin's token,
@@ -322,33 +82,8 @@ func (g *Gitea) makeToken() error {
 // nil. It fails the test unless the status is 2xx.
 func (g *Gitea) API(t testing.TB, method, path string, in, out any) {
 	t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatalf("gitea API %s %s: %v", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, g.URL+"/api/v1"+path, body)
-	if err != nil {
-		t.Fatalf("gitea API %s %s: %v", method, path, err)
-	}
-	req.Header.Set("Authorization", "token "+g.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("gitea API %s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("gitea API %s %s: HTTP %d: %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("gitea API %s %s: decode %s: %v", method, path, b, err)
-		}
+	if err := g.Server.API(context.Background(), method, path, in, out); err != nil {
+		t.Fatalf("%v", err)
 	}
 }
 
@@ -356,12 +91,9 @@ func (g *Gitea) API(t testing.TB, method, path string, in, out any) {
 // returns its "owner/name".
 func (g *Gitea) CreateRepo(t testing.TB, name string) string {
 	t.Helper()
-	g.API(t, http.MethodPost, "/user/repos", map[string]any{"name": name, "private": false, "auto_init": false}, nil)
-	return g.User + "/" + name
-}
-
-// CloneURL returns the HTTP URL of repo with the admin's credentials in it,
-// for GitWork.Push.
-func (g *Gitea) CloneURL(repo string) string {
-	return strings.Replace(g.URL, "http://", "http://"+g.User+":"+g.Token+"@", 1) + "/" + repo + ".git"
+	repo, err := g.Server.CreateRepo(context.Background(), name)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return repo
 }

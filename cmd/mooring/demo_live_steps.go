@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/quorum"
+	"github.com/mooringhq/mooring/reconciler"
+	"github.com/mooringhq/mooring/render/model"
+)
+
+const overlayDir = "overlays/local"
+
+var poolGVR = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+
+// addResource lists file in the local overlay's kustomization.
+func (d *liveDemo) addResource(file string) error {
+	k, err := os.ReadFile(filepath.Join(d.repo.dir, overlayDir, "kustomization.yaml"))
+	if err != nil {
+		return err
+	}
+	return d.repo.write(overlayDir+"/kustomization.yaml", strings.Replace(string(k), "- ../../base\n", "- ../../base\n- "+file+"\n", 1))
+}
+
+// removeResource drops file from the local overlay and its kustomization.
+func (d *liveDemo) removeResource(file string) error {
+	k, err := os.ReadFile(filepath.Join(d.repo.dir, overlayDir, "kustomization.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := d.repo.write(overlayDir+"/kustomization.yaml", strings.Replace(string(k), "- "+file+"\n", "", 1)); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(d.repo.dir, overlayDir, file))
+}
+
+// status returns the newest status of context on sha as Gitea shows it.
+func (d *liveDemo) status(ctx context.Context, sha, context string) (state, description string, err error) {
+	var combined struct {
+		Statuses []struct {
+			Context     string `json:"context"`
+			Status      string `json:"status"`
+			Description string `json:"description"`
+		} `json:"statuses"`
+	}
+	if err := d.gitea.API(ctx, http.MethodGet, "/repos/"+d.forge+"/commits/"+sha+"/status", nil, &combined); err != nil {
+		return "", "", err
+	}
+	for _, s := range combined.Statuses {
+		if s.Context == context {
+			return s.Status, s.Description, nil
+		}
+	}
+	return "", "", nil
+}
+
+// pools returns the names of the IPAddressPools live in the cluster.
+func (d *liveDemo) pools(ctx context.Context) ([]string, error) {
+	dyn, err := dynamic.NewForConfig(d.api.Config)
+	if err != nil {
+		return nil, err
+	}
+	l, err := dyn.Resource(poolGVR).Namespace("metallb-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, it := range l.Items {
+		names = append(names, it.GetName())
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// pushPool pushes a commit adding lab-pool and its advertisement, and times
+// the push until Gitea shows mooring/apply success on it.
+func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
+	if err := d.repo.write(overlayDir+"/lab-pool.yaml", labPool("198.51.100.232-198.51.100.239")+labL2); err != nil {
+		return "", err
+	}
+	if err := d.addResource("lab-pool.yaml"); err != nil {
+		return "", err
+	}
+	sha, pushed, err := d.commitPush(ctx, "main", "Add lab-pool 198.51.100.232-239, announced on eth0")
+	if err != nil {
+		return "", err
+	}
+	res, err := d.reconcile(ctx, sha)
+	if err != nil {
+		return "", err
+	}
+	state, desc, err := d.status(ctx, sha, "mooring/apply")
+	if err != nil {
+		return "", err
+	}
+	took := time.Since(pushed)
+	if !res.Applied || state != "success" {
+		return "", fmt.Errorf("lab-pool not applied: applied %t, mooring/apply %q %s", res.Applied, state, desc)
+	}
+	live, err := d.pools(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(live, "lab-pool") {
+		return "", fmt.Errorf("lab-pool is not in the cluster: %v", live)
+	}
+	d.good = sha
+	d.timings = append(d.timings, fmt.Sprintf("push → applied (mooring/apply success readable in Gitea): %s", took.Round(time.Millisecond)))
+	return fmt.Sprintf("push → applied in %s; pools live: %s", took.Round(time.Millisecond), strings.Join(live, ", ")), nil
+}
+
+const labL2 = `---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata:
+  name: lab-l2
+  namespace: metallb-system
+spec:
+  ipAddressPools:
+  - lab-pool
+  interfaces:
+  - eth0
+`
+
+// pushOverlap pushes a pool overlapping homelab-pool: refused, with a
+// failure status naming both, and nothing changes in the cluster. A revert
+// follows, as a team would push one.
+func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
+	before, err := d.pools(ctx)
+	if err != nil {
+		return "", err
+	}
+	pool := strings.Replace(labPool("198.51.100.205-198.51.100.215"), "name: lab-pool", "name: overlap-pool", 1)
+	if err := d.repo.write(overlayDir+"/overlap-pool.yaml", pool); err != nil {
+		return "", err
+	}
+	if err := d.addResource("overlap-pool.yaml"); err != nil {
+		return "", err
+	}
+	sha, _, err := d.commitPush(ctx, "main", "Add overlap-pool 198.51.100.205-215")
+	if err != nil {
+		return "", err
+	}
+	res, err := d.reconcile(ctx, sha)
+	if err != nil {
+		return "", err
+	}
+	state, desc, err := d.status(ctx, sha, "mooring/apply")
+	if err != nil {
+		return "", err
+	}
+	after, err := d.pools(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !res.Refused || res.Applied:
+		return "", fmt.Errorf("the overlapping pool was not refused (applied %t)", res.Applied)
+	case state != "failure" || !strings.Contains(desc, "overlap-pool") || !strings.Contains(desc, "homelab-pool"):
+		return "", fmt.Errorf("mooring/apply on %s is %q %q; want a failure naming both pools", shortSHA(sha), state, desc)
+	case !slices.Equal(before, after):
+		return "", fmt.Errorf("the refused commit changed the cluster's pools: %v → %v", before, after)
+	}
+	d.say("Gitea: mooring/apply %s: %s", state, desc)
+	d.say("the cluster still holds %s (live commit %s)", strings.Join(after, ", "), shortSHA(res.LiveCommit))
+
+	if err := d.removeResource("overlap-pool.yaml"); err != nil {
+		return "", err
+	}
+	revert, _, err := d.commitPush(ctx, "main", "Revert overlap-pool")
+	if err != nil {
+		return "", err
+	}
+	if res, err = d.reconcile(ctx, revert); err != nil {
+		return "", err
+	}
+	if !res.Applied {
+		return "", fmt.Errorf("the revert %s was not applied: %s", shortSHA(revert), res.Err)
+	}
+	d.good = revert
+	return fmt.Sprintf("refused %s, cluster unchanged; the revert %s applied", shortSHA(sha), shortSHA(revert)), nil
+}
+
+// pullRequest opens a pull request removing cp2 and cp3 at once and prints
+// the preview comment mooring posts on it.
+func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
+	if err := d.repo.branch("retire-members"); err != nil {
+		return "", err
+	}
+	cp, err := os.ReadFile(filepath.Join(d.repo.dir, overlayDir, "control-plane.yaml"))
+	if err != nil {
+		return "", err
+	}
+	cps := string(cp)
+	i := strings.Index(cps, "  - name: cp2")
+	if i < 0 {
+		return "", fmt.Errorf("%s/control-plane.yaml has no member cp2", overlayDir)
+	}
+	if err := d.repo.write(overlayDir+"/control-plane.yaml", cps[:i]); err != nil {
+		return "", err
+	}
+	head, _, err := d.commitPush(ctx, "retire-members", "Retire cp2 and cp3")
+	if err != nil {
+		return "", err
+	}
+	if err := d.repo.checkout("main"); err != nil {
+		return "", err
+	}
+	var pr struct {
+		Number int `json:"number"`
+	}
+	if err := d.gitea.API(ctx, http.MethodPost, "/repos/"+d.forge+"/pulls", map[string]any{"head": "retire-members", "base": "main", "title": "Retire cp2 and cp3"}, &pr); err != nil {
+		return "", err
+	}
+	trig := reconciler.Trigger{Kind: reconciler.PullRequest, SHA: head, Ref: fmt.Sprintf("refs/pull/%d/head", pr.Number), PR: pr.Number,
+		BaseRef: "main", BaseSHA: d.good, At: time.Now()}
+	res, err := d.rec.Preview(ctx, d.target, trig)
+	if err != nil {
+		return "", err
+	}
+	var comments []struct {
+		Body string `json:"body"`
+	}
+	if err := d.gitea.API(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", d.forge, pr.Number), nil, &comments); err != nil {
+		return "", err
+	}
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "quorum-unsafe") {
+		return "", fmt.Errorf("pull request #%d: %d comments, want one preview naming quorum-unsafe", pr.Number, len(comments))
+	}
+	d.say("the comment mooring posted on pull request #%d:", pr.Number)
+	for _, l := range strings.Split(strings.TrimSpace(comments[0].Body), "\n") {
+		d.say("  │ %s", l)
+	}
+	return fmt.Sprintf("preview of #%d in %s: refused as quorum-unsafe, nothing applied", pr.Number, res.Duration.Round(time.Millisecond)), nil
+}
+
+// handEdit changes homelab-pool as another field manager and reports the
+// drift on the live commit.
+func (d *liveDemo) handEdit(ctx context.Context) (string, error) {
+	dyn, err := dynamic.NewForConfig(d.api.Config)
+	if err != nil {
+		return "", err
+	}
+	patch := []byte(`{"spec":{"addresses":["198.51.100.200-198.51.100.205"]}}`)
+	if _, err := dyn.Resource(poolGVR).Namespace("metallb-system").Patch(ctx, "homelab-pool", types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		return "", err
+	}
+	d.say("kubectl-edit shrank homelab-pool to 198.51.100.200-205 by hand")
+	res, err := d.rec.Drift(ctx, d.target, reconciler.Trigger{Kind: reconciler.Manual, At: time.Now()})
+	if err != nil {
+		return "", err
+	}
+	var hit *finding.Finding
+	for _, rep := range res.Reports {
+		for i, f := range rep.Findings {
+			d.say("%s", f.String())
+			if strings.Contains(f.Message, `"kubectl-edit"`) && f.Object.Name == "homelab-pool" {
+				hit = &rep.Findings[i]
+			}
+		}
+	}
+	if hit == nil {
+		return "", fmt.Errorf("drift named no change of homelab-pool by kubectl-edit")
+	}
+	return fmt.Sprintf("drift on %s: %s by kubectl-edit", shortSHA(res.Commit), hit.Field), nil
+}
+
+// etcdMemberStops stops cp3's etcd member and checks the members.
+func (d *liveDemo) etcdMemberStops(ctx context.Context) (string, error) {
+	d.etcd.stop(2)
+	d.say("stopped cp3's etcd member (SIGTERM), as a node failure would")
+	declared := d.etcd.declared(model.VIP{})
+	obs, err := reconciler.ObserveEtcd(ctx, declared, reconciler.EtcdOptions{Endpoints: d.etcd.clients, Timeout: 2 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	fs, summary, err := reconciler.CheckEtcd(ctx, declared, reconciler.EtcdOptions{Endpoints: d.etcd.clients, Timeout: 2 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	d.say("%s", summary)
+	codes := map[string]bool{}
+	for _, f := range fs {
+		d.say("%s", f.String())
+		codes[f.Code] = true
+	}
+	healthy := 0
+	for _, p := range obs.Probes {
+		if p.Healthy {
+			healthy++
+		}
+	}
+	voters := len(declared.Members)
+	left := healthy - quorum.Majority(voters)
+	d.say("%d of %d voters healthy, quorum %d: can lose %d more", healthy, voters, quorum.Majority(voters), left)
+	if !codes["etcd-member-unreachable"] || !codes["etcd-quorum-at-risk"] || left != 0 {
+		return "", fmt.Errorf("want etcd-member-unreachable and etcd-quorum-at-risk with 0 more to lose; got %v, %d more", codes, left)
+	}
+	// The API server keeps serving on the two members left.
+	if _, err := d.pools(ctx); err != nil {
+		return "", fmt.Errorf("the API server stopped serving with 2 of 3 members: %w", err)
+	}
+	return fmt.Sprintf("member cp3 missing, quorum at risk: can lose %d more; the API server still serves", left), nil
+}
