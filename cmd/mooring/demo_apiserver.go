@@ -88,6 +88,8 @@ func startDemoAPIServer(ctx context.Context, bin, dir string, etcd []string) (*d
 		"--authorization-mode=RBAC",
 		"--service-account-issuer="+s.URL, "--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
 		"--service-cluster-ip-range=10.96.0.0/24",
+		// The "kubernetes" Service cannot point at a loopback address.
+		"--endpoint-reconciler-type=none",
 		// No controller manager runs, so nothing would make the tokens
 		// the ServiceAccount admission plugin waits for.
 		"--disable-admission-plugins=ServiceAccount",

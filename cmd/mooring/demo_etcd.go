@@ -26,6 +26,8 @@ type demoEtcd struct {
 	clients []string
 	peers   []string
 	logs    []string
+	bin     string
+	args    [][]string
 }
 
 // findEtcd returns the etcd binary the demo runs: flag when set, else etcd
@@ -64,7 +66,7 @@ func freePort() (int, error) {
 // startDemoEtcd starts members named names from the etcd binary bin, with
 // data and logs under dir, and waits until the cluster is healthy.
 func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoEtcd, error) {
-	d := &demoEtcd{names: names}
+	d := &demoEtcd{names: names, bin: bin}
 	var initial []string
 	for _, n := range names {
 		cp, err := freePort()
@@ -83,13 +85,8 @@ func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoE
 		return nil, err
 	}
 	for i, n := range names {
-		logFile := filepath.Join(dir, n+".log")
-		log, err := os.Create(logFile)
-		if err != nil {
-			d.close()
-			return nil, err
-		}
-		cmd := exec.Command(bin,
+		d.logs = append(d.logs, filepath.Join(dir, n+".log"))
+		d.args = append(d.args, []string{
 			"--name", n,
 			"--data-dir", filepath.Join(dir, n),
 			"--listen-client-urls", d.clients[i], "--advertise-client-urls", d.clients[i],
@@ -97,19 +94,12 @@ func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoE
 			"--initial-cluster", strings.Join(initial, ","),
 			"--initial-cluster-token", "mooring-demo",
 			"--initial-cluster-state", "new",
-			"--log-level", "warn")
-		// The members' own logs would drown the demo's output; they go to
-		// files, and the members die with the demo.
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		err = cmd.Start()
-		log.Close()
-		if err != nil {
+			"--log-level", "warn"})
+		d.procs = append(d.procs, nil)
+		if err := d.start(i); err != nil {
 			d.close()
-			return nil, fmt.Errorf("demo etcd member %s: %w", n, err)
+			return nil, err
 		}
-		d.procs = append(d.procs, cmd)
-		d.logs = append(d.logs, logFile)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for i, c := range d.clients {
@@ -122,6 +112,44 @@ func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoE
 		}
 	}
 	return d, nil
+}
+
+// start starts member i's process. Its log goes to a file (the members'
+// own logs would drown the demo's output), and it dies with the demo.
+func (d *demoEtcd) start(i int) error {
+	log, err := os.OpenFile(d.logs[i], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(d.bin, d.args[i]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	log.Close()
+	if err != nil {
+		return fmt.Errorf("demo etcd member %s: %w", d.names[i], err)
+	}
+	d.procs[i] = cmd
+	return nil
+}
+
+// restart starts the stopped member i again on its data, as a node coming
+// back would, and waits until it is healthy.
+func (d *demoEtcd) restart(ctx context.Context, i int) error {
+	if d.procs[i] != nil {
+		return nil
+	}
+	if err := d.start(i); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !healthy(ctx, d.clients[i]) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("demo etcd member %s: not healthy 30s after a restart; its log:\n%s", d.names[i], tail(d.logs[i], 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
 }
 
 // healthy reports whether the member at client URL c answers /health with

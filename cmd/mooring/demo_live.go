@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -84,6 +85,11 @@ type liveDemo struct {
 
 	etcd    *demoEtcd
 	api     *demoAPIServer
+	lan     *demoLAN
+	// mooring is the binary the agents run; noRoot says why the steps
+	// that need network namespaces are skipped ("" as root).
+	mooring string
+	noRoot  string
 	gitea   *localgitea.Server
 	repo    *demoRepo
 	forge   string // "owner/name" on Gitea
@@ -146,6 +152,9 @@ func firstLine(s string) string {
 
 // close stops every process the demo started, newest first.
 func (d *liveDemo) close() {
+	if d.lan != nil {
+		d.lan.close()
+	}
 	if d.gitea != nil {
 		d.gitea.Close()
 	}
@@ -159,12 +168,27 @@ func (d *liveDemo) close() {
 type liveDemoOptions struct {
 	// Stay keeps everything running after the steps until ctx ends.
 	Stay bool
+	// Mooring is the mooring binary the VIP agents run. Default: this
+	// process's executable.
+	Mooring string
 }
 
 // runLiveDemo runs the demo's steps in dir and tears everything down at
 // the end, on failure and when ctx is cancelled (Ctrl-C).
 func runLiveDemo(ctx context.Context, w io.Writer, dir string, assets demoAssets, opts liveDemoOptions) (err error) {
-	d := &liveDemo{w: w, color: isTTY(w), dir: dir, assets: assets}
+	d := &liveDemo{w: w, color: isTTY(w), dir: dir, assets: assets, mooring: opts.Mooring}
+	if d.mooring == "" {
+		if d.mooring, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case os.Geteuid() != 0:
+		d.noRoot = "needs root (network namespaces for the nodes); run the demo as root"
+	case !commandExists("ip"):
+		d.noRoot = "needs the ip command (Debian package iproute2)"
+	}
+	fmt.Fprintf(w, "mooring demo: etcd, kube-apiserver and Gitea as processes on 127.0.0.1; VIP agents in network namespaces (TEST-NET-2 only); everything in %s\n", dir)
 	defer d.close()
 	defer func() {
 		d.summary()
@@ -173,26 +197,37 @@ func runLiveDemo(ctx context.Context, w io.Writer, dir string, assets demoAssets
 		}
 	}()
 	steps := []struct {
-		title string
-		fn    func(context.Context) (string, error)
+		title    string
+		needRoot bool
+		fn       func(context.Context) (string, error)
 	}{
-		{"A stacked control plane in miniature: 3 etcd members, kube-apiserver on them, MetalLB's CRDs", d.controlPlane},
-		{"Gitea with the desired-state repository (examples-repo, overlays/local)", d.forgeRepo},
-		{"mooring reconciles main: validate, apply, drift, statuses on the commit", d.reconcileMain},
-		{"Push a commit adding a pool", d.pushPool},
-		{"Push an overlapping pool", d.pushOverlap},
-		{"A pull request retiring two etcd members at once", d.pullRequest},
-		{"An object edited by hand", d.handEdit},
-		{"One etcd member stops", d.etcdMemberStops},
+		{"A stacked control plane in miniature: 3 etcd members, kube-apiserver on them, MetalLB's CRDs", false, d.controlPlane},
+		{"Gitea with the desired-state repository (examples-repo, overlays/local)", false, d.forgeRepo},
+		{"mooring reconciles main: validate, apply, drift, statuses on the commit", false, d.reconcileMain},
+		{"VIP agents in three node namespaces hold the control-plane VIP", true, d.startAgents},
+		{"Push a commit adding a pool", false, d.pushPool},
+		{"Push an overlapping pool", false, d.pushOverlap},
+		{"A pull request retiring two etcd members at once", false, d.pullRequest},
+		{"An object edited by hand", false, d.handEdit},
+		{"One etcd member stops", false, d.etcdMemberStops},
+		{"VIP failover: SIGKILL the owner's agent, then cut the next owner's link", true, d.vipFailover},
+		{"A foreign host answers ARP for the VIP", true, d.foreignOwner},
 	}
 	for _, s := range steps {
+		if s.needRoot && d.noRoot != "" {
+			d.skip(s.title, d.noRoot)
+			continue
+		}
 		if err := d.run(s.title, func() (string, error) { return s.fn(ctx) }); err != nil {
 			return err
 		}
 	}
-	d.skip("VIP agents: SIGKILL the owner, cut the next owner's link", "not part of this version of the demo (the VIP failover is measured by make bench-vip)")
-	d.skip("A foreign host answers ARP for the VIP", "not part of this version of the demo (mooring drift arp; vip tests)")
 	return nil
+}
+
+func commandExists(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
 }
 
 // controlPlane starts three etcd members, the API server on them, and

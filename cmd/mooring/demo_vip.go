@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/mooringhq/mooring/vip/neigh"
+)
+
+// The demo's link: TEST-NET-2 inside network namespaces only, the
+// addresses overlays/local declares.
+var (
+	demoVIP   = netip.MustParseAddr("198.51.100.10")
+	demoProbe = netip.MustParsePrefix("198.51.100.2/24")
+	demoOther = netip.MustParsePrefix("198.51.100.3/24")
+)
+
+func demoNodeAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(11 + i)}) }
+
+// demoLAN is the three control-plane nodes, a probe and a foreign host as
+// network namespaces on one bridge (itself in a namespace): nothing is
+// created in the namespace the demo runs in. Each node namespace gets a
+// relay from its etcd client address to the node's etcd member, which
+// runs on the demo's 127.0.0.1, so the agents elect through the same etcd
+// the API server stores in.
+type demoLAN struct {
+	prefix string
+	names  []string // every namespace created, for close
+	nodes  []string // node namespaces, cp1..cp3
+	macs   []string
+	probe  string
+	other  string
+	relays []net.Listener
+	agents []*exec.Cmd
+	exited []chan struct{}
+	logs   []string
+	wg     sync.WaitGroup
+}
+
+// demoNetnsPrefix names this process's namespaces, so a later run can
+// remove those of a demo that was killed before it cleaned up.
+const demoNetnsPrefix = "mooring-demo-"
+
+func ipCmd(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// sweepDemoNetns removes namespaces of demos whose process is gone.
+func sweepDemoNetns() {
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), demoNetnsPrefix)
+		if !ok {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue // its demo still runs
+		}
+		_ = ipCmd("netns", "del", e.Name()) // best effort: a leftover of a dead run
+	}
+}
+
+// newDemoLAN creates the namespaces, links and addresses.
+func newDemoLAN() (*demoLAN, error) {
+	sweepDemoNetns()
+	l := &demoLAN{prefix: fmt.Sprintf("%s%d-", demoNetnsPrefix, os.Getpid())}
+	sw, err := l.ns("sw")
+	if err != nil {
+		return l, err
+	}
+	if err := ipCmd("-n", sw, "link", "add", "br0", "type", "bridge", "stp_state", "0"); err != nil {
+		return l, err
+	}
+	if err := ipCmd("-n", sw, "link", "set", "br0", "up"); err != nil {
+		return l, err
+	}
+	host := func(name string, addr netip.Prefix, port int) (string, string, error) {
+		ns, err := l.ns(name)
+		if err != nil {
+			return "", "", err
+		}
+		p := fmt.Sprintf("p%d", port)
+		for _, args := range [][]string{
+			{"-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", p, "netns", sw},
+			{"-n", sw, "link", "set", p, "master", "br0", "up"},
+			{"-n", ns, "addr", "add", addr.String(), "dev", "eth0"},
+			{"-n", ns, "link", "set", "eth0", "up"},
+		} {
+			if err := ipCmd(args...); err != nil {
+				return "", "", err
+			}
+		}
+		var mac string
+		err = doNetns(ns, func() error {
+			ifi, err := net.InterfaceByName("eth0")
+			if err == nil {
+				mac = ifi.HardwareAddr.String()
+			}
+			return err
+		})
+		return ns, mac, err
+	}
+	for i := 0; i < 3; i++ {
+		ns, mac, err := host(fmt.Sprintf("cp%d", i+1), netip.PrefixFrom(demoNodeAddr(i), 24), i)
+		if err != nil {
+			return l, err
+		}
+		l.nodes, l.macs = append(l.nodes, ns), append(l.macs, mac)
+	}
+	if l.probe, _, err = host("probe", demoProbe, 3); err != nil {
+		return l, err
+	}
+	if l.other, _, err = host("foreign", demoOther, 4); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+func (l *demoLAN) ns(name string) (string, error) {
+	ns := l.prefix + name
+	if err := ipCmd("netns", "add", ns); err != nil {
+		return "", err
+	}
+	l.names = append(l.names, ns)
+	return ns, ipCmd("-n", ns, "link", "set", "lo", "up")
+}
+
+// doNetns runs fn on a locked OS thread switched into namespace ns, so the
+// sockets fn opens belong to ns. If switching back fails the thread stays
+// locked, and the runtime discards it.
+func doNetns(ns string, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("netns %s: %w", ns, err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("netns %s: %w", ns, err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("netns %s: enter: %w", ns, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		return fmt.Errorf("netns %s: leave: %w", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// relay listens on node i's address, port 2379, inside its namespace and
+// forwards each connection to the member's client URL on 127.0.0.1.
+func (l *demoLAN) relay(i int, to string) error {
+	var ln net.Listener
+	err := doNetns(l.nodes[i], func() error {
+		var err error
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(demoNodeAddr(i), 2379).String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	l.relays = append(l.relays, ln)
+	target := strings.TrimPrefix(to, "http://")
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return // the member is down: the client sees its connection close
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, c); up.Close() }()
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+	return nil
+}
+
+// startAgent runs `mooring agent` for node i inside its namespace.
+func (l *demoLAN) startAgent(bin, dir string, i int) error {
+	var peers []string
+	for j := range l.nodes {
+		if j != i {
+			peers = append(peers, demoNodeAddr(j).String())
+		}
+	}
+	name := fmt.Sprintf("cp%d", i+1)
+	logFile := filepath.Join(dir, "agent-"+name+".log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.nodes[i], bin, "agent", "--log-level", "info",
+		"--vip", demoVIP.String(), "--interface", "eth0", "--node-name", name,
+		"--peers", strings.Join(peers, ","), "--etcd-endpoints", "http://"+demoNodeAddr(i).String()+":2379",
+		"--readyz", "")
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }() // its exit is read from its log
+	for len(l.agents) <= i {
+		l.agents, l.exited, l.logs = append(l.agents, nil), append(l.exited, nil), append(l.logs, "")
+	}
+	l.agents[i], l.exited[i], l.logs[i] = cmd, done, logFile
+	return nil
+}
+
+// waitLog waits until agent i's log holds text.
+func (l *demoLAN) waitLog(ctx context.Context, i int, text string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if b, err := os.ReadFile(l.logs[i]); err == nil && strings.Contains(string(b), text) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("agent cp%d: no %q in its log after %s:\n%s", i+1, text, within, tail(l.logs[i], 10))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// holders returns the nodes that have the VIP bound on eth0.
+func (l *demoLAN) holders() []int {
+	var out []int
+	for i, ns := range l.nodes {
+		b, err := exec.Command("ip", "-n", ns, "-o", "addr", "show", "dev", "eth0").Output()
+		if err == nil && strings.Contains(string(b), " "+demoVIP.String()+"/") {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// answers asks from the probe namespace which MACs answer ARP for the VIP
+// within window.
+func (l *demoLAN) answers(ctx context.Context, window time.Duration) ([]string, error) {
+	var macs []string
+	err := doNetns(l.probe, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		o, err := neigh.Scan(ctx, ifi, []netip.Addr{demoVIP}, neigh.ScanOptions{Window: window, Rounds: 1})
+		macs = o[demoVIP]
+		return err
+	})
+	return macs, err
+}
+
+// owner waits until exactly one node holds the VIP and the probe sees only
+// its MAC, and returns the node.
+func (l *demoLAN) owner(ctx context.Context, within time.Duration) (int, error) {
+	deadline := time.Now().Add(within)
+	last := ""
+	for time.Now().Before(deadline) {
+		h := l.holders()
+		macs, err := l.answers(ctx, 100*time.Millisecond)
+		if err != nil {
+			return -1, err
+		}
+		if len(h) == 1 && len(macs) == 1 && macs[0] == l.macs[h[0]] {
+			return h[0], nil
+		}
+		last = fmt.Sprintf("bound on %v, answered by %v", h, macs)
+	}
+	return -1, fmt.Errorf("no single owner of %s within %s: %s", demoVIP, within, last)
+}
+
+// failover times from now until the probe first hears a MAC other than
+// old's answer for the VIP, and returns that node.
+func (l *demoLAN) failover(ctx context.Context, old int, within time.Duration) (int, time.Duration, error) {
+	start := time.Now()
+	for time.Since(start) < within {
+		macs, err := l.answers(ctx, 20*time.Millisecond)
+		if err != nil {
+			return -1, 0, err
+		}
+		for _, m := range macs {
+			for i, nm := range l.macs {
+				if m == nm && i != old {
+					return i, time.Since(start), nil
+				}
+			}
+		}
+	}
+	return -1, 0, fmt.Errorf("no other node answered for %s within %s", demoVIP, within)
+}
+
+// close stops the agents (SIGTERM, so they release the VIP) and relays and
+// deletes every namespace.
+func (l *demoLAN) close() {
+	for i, a := range l.agents {
+		if a == nil || a.Process == nil {
+			continue
+		}
+		_ = a.Process.Signal(syscall.SIGTERM) // it may be gone; exited tells
+		select {
+		case <-l.exited[i]:
+		case <-time.After(5 * time.Second):
+			_ = a.Process.Kill()
+			<-l.exited[i]
+		}
+	}
+	for _, r := range l.relays {
+		r.Close()
+	}
+	l.wg.Wait()
+	var errs []error
+	for i := len(l.names) - 1; i >= 0; i-- {
+		if err := ipCmd("netns", "del", l.names[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(os.Stderr, "mooring demo: cleanup: %v\n", err)
+	}
+}
+
+// startAgents builds the node namespaces, relays each node's etcd address
+// to its member and starts an agent per node; one of them takes the VIP.
+func (d *liveDemo) startAgents(ctx context.Context) (string, error) {
+	lan, err := newDemoLAN()
+	d.lan = lan
+	if err != nil {
+		return "", err
+	}
+	for i := range lan.nodes {
+		if err := lan.relay(i, d.etcd.clients[i]); err != nil {
+			return "", err
+		}
+		if err := lan.startAgent(d.mooring, d.dir, i); err != nil {
+			return "", err
+		}
+	}
+	d.say("namespaces cp1-cp3 at %s-%s, a probe at %s and a foreign host at %s, on one bridge",
+		demoNodeAddr(0), demoNodeAddr(2), demoProbe.Addr(), demoOther.Addr())
+	start := time.Now()
+	o, err := lan.owner(ctx, 20*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, d.agentLogs())
+	}
+	return fmt.Sprintf("cp%d (%s) holds %s, %s after the agents started", o+1, lan.macs[o], demoVIP, time.Since(start).Round(time.Millisecond)), nil
+}
+
+// agentLogs returns the end of each agent's log, for a failure message.
+func (d *liveDemo) agentLogs() string {
+	var b strings.Builder
+	for i, l := range d.lan.logs {
+		if l != "" {
+			fmt.Fprintf(&b, "--- agent cp%d ---\n%s\n", i+1, tail(l, 10))
+		}
+	}
+	return b.String()
+}
+
+// vipFailover kills the VIP owner's agent outright, then cuts the new
+// owner's link, and times each failover as the probe sees it: from the
+// fault to the first ARP reply from another node.
+func (d *liveDemo) vipFailover(ctx context.Context) (string, error) {
+	lan := d.lan
+	first, err := lan.owner(ctx, 20*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, d.agentLogs())
+	}
+	_ = lan.agents[first].Process.Kill() // SIGKILL: no handover; it may have died already
+	next, t1, err := lan.failover(ctx, first, 15*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("after SIGKILL of cp%d's agent: %w\n%s", first+1, err, d.agentLogs())
+	}
+	d.say("SIGKILL cp%d's agent → cp%d answers for %s after %s", first+1, next+1, demoVIP, t1.Round(time.Millisecond))
+	// The kubelet restarts a killed static Pod; so does the demo. Without
+	// it, the last node would hear no majority after the next fault and,
+	// unable to tell that from being cut off itself, rightly hold nothing.
+	<-lan.exited[first]
+	if err := lan.startAgent(d.mooring, d.dir, first); err != nil {
+		return "", err
+	}
+	if err := lan.waitLog(ctx, first, "agent started", 10*time.Second); err != nil {
+		return "", err
+	}
+	// A few heartbeats, so the holder hears the restarted agent.
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(500 * time.Millisecond):
+	}
+	d.say("cp%d's agent restarted (as the kubelet restarts a static Pod)", first+1)
+	// Wait until one node alone holds it, so the next fault starts clean.
+	if next, err = lan.owner(ctx, 15*time.Second); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, d.agentLogs())
+	}
+	if err := ipCmd("-n", lan.nodes[next], "link", "set", "eth0", "down"); err != nil {
+		return "", err
+	}
+	third, t2, err := lan.failover(ctx, next, 15*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("after cutting cp%d's link: %w\n%s", next+1, err, d.agentLogs())
+	}
+	d.say("cut cp%d's link → cp%d answers after %s", next+1, third+1, t2.Round(time.Millisecond))
+	d.timings = append(d.timings,
+		fmt.Sprintf("VIP failover, owner's agent SIGKILLed: %s", t1.Round(time.Millisecond)),
+		fmt.Sprintf("VIP failover, owner's link cut: %s", t2.Round(time.Millisecond)))
+	return fmt.Sprintf("failover %s after SIGKILL, %s after a link cut; cp%d holds the VIP", t1.Round(time.Millisecond), t2.Round(time.Millisecond), third+1), nil
+}
+
+// foreignOwner makes the foreign host answer ARP for the VIP and runs
+// mooring drift arp from the probe, which names both MACs.
+func (d *liveDemo) foreignOwner(ctx context.Context) (string, error) {
+	lan := d.lan
+	if err := ipCmd("-n", lan.other, "addr", "add", demoVIP.String()+"/32", "dev", "eth0"); err != nil {
+		return "", err
+	}
+	var foreignMAC string
+	if err := doNetns(lan.other, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			foreignMAC = ifi.HardwareAddr.String()
+		}
+		return err
+	}); err != nil {
+		return "", err
+	}
+	d.say("the foreign host (%s) now answers ARP for %s too", foreignMAC, demoVIP)
+	var members []string
+	for i := range lan.nodes {
+		members = append(members, fmt.Sprintf("cp%d=%s", i+1, demoNodeAddr(i)))
+	}
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", lan.probe, d.mooring, "drift", "arp", "--interface", "eth0",
+		"--vip", demoVIP.String(), "--member", strings.Join(members, ","))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		return "", fmt.Errorf("mooring drift arp: %v: %s", err, out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		d.say("  │ %s", l)
+	}
+	s := string(out)
+	if !strings.Contains(s, "duplicate-arp-owner") || !strings.Contains(s, foreignMAC) {
+		return "", fmt.Errorf("mooring drift arp did not report the foreign MAC %s as a duplicate owner", foreignMAC)
+	}
+	return fmt.Sprintf("duplicate-arp-owner for %s: the holder and the foreign MAC %s", demoVIP, foreignMAC), nil
+}
