@@ -83,9 +83,9 @@ type liveDemo struct {
 	assets demoAssets
 	steps  []demoStep
 
-	etcd    *demoEtcd
-	api     *demoAPIServer
-	lan     *demoLAN
+	etcd *demoEtcd
+	api  *demoAPIServer
+	lan  *demoLAN
 	// mooring is the binary the agents run; noRoot says why the steps
 	// that need network namespaces are skipped ("" as root).
 	mooring string
@@ -406,4 +406,3 @@ func (d *liveDemo) summary() {
 		}
 	}
 }
-
