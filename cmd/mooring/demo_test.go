@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo components missing: %v", assets.missing)
 	}
 	var out bytes.Buffer
-	if err := runLiveDemo(context.Background(), &out, t.TempDir(), assets, liveDemoOptions{}); err != nil {
+	if err := runLiveDemo(context.Background(), &out, t.TempDir(), assets, liveDemoOptions{Mooring: mooringBinary(t)}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	s := out.String()
