@@ -299,18 +299,7 @@ func (d *demo) breakingChange() error {
 
 func (d *demo) fixedChange() error {
 	r := d.repo
-	if err := r.write("overlays/local/lab-pool.yaml", labPool("198.51.100.232-198.51.100.239")+`---
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata:
-  name: lab-l2
-  namespace: metallb-system
-spec:
-  ipAddressPools:
-  - lab-pool
-  interfaces:
-  - eth0
-`); err != nil {
+	if err := r.write("overlays/local/lab-pool.yaml", labPool("198.51.100.232-198.51.100.239")+labL2); err != nil {
 		return err
 	}
 	return r.write("overlays/local/control-plane.yaml", d.saved)

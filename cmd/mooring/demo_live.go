@@ -389,19 +389,13 @@ func (d *liveDemo) summary() {
 	}
 	fmt.Fprintf(d.w, "\nStatuses as Gitea shows them (%s/%s/commits):\n", d.gitea.URL, d.forge)
 	for _, c := range d.commits {
-		var combined struct {
-			Statuses []struct {
-				Context     string `json:"context"`
-				Status      string `json:"status"`
-				Description string `json:"description"`
-			} `json:"statuses"`
-		}
-		if err := d.gitea.API(context.Background(), "GET", "/repos/"+d.forge+"/commits/"+c.sha+"/status", nil, &combined); err != nil {
+		sts, err := d.statuses(context.Background(), c.sha)
+		if err != nil {
 			fmt.Fprintf(d.w, "  %s %s: %v\n", shortSHA(c.sha), c.title, err)
 			continue
 		}
 		fmt.Fprintf(d.w, "  %s %s\n", shortSHA(c.sha), c.title)
-		for _, s := range combined.Statuses {
+		for _, s := range sts {
 			fmt.Fprintf(d.w, "      %-17s %-8s %s\n", s.Context, s.Status, s.Description)
 		}
 	}

@@ -46,24 +46,58 @@ func (d *liveDemo) removeResource(file string) error {
 	return os.Remove(filepath.Join(d.repo.dir, overlayDir, file))
 }
 
-// status returns the newest status of context on sha as Gitea shows it.
-func (d *liveDemo) status(ctx context.Context, sha, context string) (state, description string, err error) {
+// giteaStatus is a commit status as Gitea's API shows it.
+type giteaStatus struct {
+	Context     string `json:"context"`
+	Status      string `json:"status"`
+	Description string `json:"description"`
+}
+
+// statuses returns the newest status of each context on sha.
+func (d *liveDemo) statuses(ctx context.Context, sha string) ([]giteaStatus, error) {
 	var combined struct {
-		Statuses []struct {
-			Context     string `json:"context"`
-			Status      string `json:"status"`
-			Description string `json:"description"`
-		} `json:"statuses"`
+		Statuses []giteaStatus `json:"statuses"`
 	}
-	if err := d.gitea.API(ctx, http.MethodGet, "/repos/"+d.forge+"/commits/"+sha+"/status", nil, &combined); err != nil {
-		return "", "", err
-	}
-	for _, s := range combined.Statuses {
+	err := d.gitea.API(ctx, http.MethodGet, "/repos/"+d.forge+"/commits/"+sha+"/status", nil, &combined)
+	return combined.Statuses, err
+}
+
+// status returns the newest status of context on sha.
+func (d *liveDemo) status(ctx context.Context, sha, context string) (giteaStatus, error) {
+	sts, err := d.statuses(ctx, sha)
+	for _, s := range sts {
 		if s.Context == context {
-			return s.Status, s.Description, nil
+			return s, err
 		}
 	}
-	return "", "", nil
+	return giteaStatus{}, err
+}
+
+// pushed is a commit pushed to main and what mooring made of it.
+type pushed struct {
+	sha string
+	// took is from the push's return to mooring/apply readable in Gitea.
+	took  time.Duration
+	res   *reconciler.Result
+	apply giteaStatus
+}
+
+// pushMain commits the repository's changes, pushes them to main and
+// returns once mooring's mooring/apply status on the commit is in Gitea.
+func (d *liveDemo) pushMain(ctx context.Context, msg string) (*pushed, error) {
+	sha, at, err := d.commitPush(ctx, "main", msg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := d.reconcile(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	st, err := d.status(ctx, sha, "mooring/apply")
+	if err != nil {
+		return nil, err
+	}
+	return &pushed{sha: sha, took: time.Since(at), res: res, apply: st}, nil
 }
 
 // pools returns the names of the IPAddressPools live in the cluster.
@@ -93,21 +127,12 @@ func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
 	if err := d.addResource("lab-pool.yaml"); err != nil {
 		return "", err
 	}
-	sha, pushed, err := d.commitPush(ctx, "main", "Add lab-pool 198.51.100.232-239, announced on eth0")
+	p, err := d.pushMain(ctx, "Add lab-pool 198.51.100.232-239, announced on eth0")
 	if err != nil {
 		return "", err
 	}
-	res, err := d.reconcile(ctx, sha)
-	if err != nil {
-		return "", err
-	}
-	state, desc, err := d.status(ctx, sha, "mooring/apply")
-	if err != nil {
-		return "", err
-	}
-	took := time.Since(pushed)
-	if !res.Applied || state != "success" {
-		return "", fmt.Errorf("lab-pool not applied: applied %t, mooring/apply %q %s", res.Applied, state, desc)
+	if !p.res.Applied || p.apply.Status != "success" {
+		return "", fmt.Errorf("lab-pool not applied: applied %t, mooring/apply %q %s", p.res.Applied, p.apply.Status, p.apply.Description)
 	}
 	live, err := d.pools(ctx)
 	if err != nil {
@@ -116,9 +141,9 @@ func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
 	if !slices.Contains(live, "lab-pool") {
 		return "", fmt.Errorf("lab-pool is not in the cluster: %v", live)
 	}
-	d.good = sha
-	d.timings = append(d.timings, fmt.Sprintf("push → applied (mooring/apply success readable in Gitea): %s", took.Round(time.Millisecond)))
-	return fmt.Sprintf("push → applied in %s; pools live: %s", took.Round(time.Millisecond), strings.Join(live, ", ")), nil
+	d.good = p.sha
+	d.timings = append(d.timings, fmt.Sprintf("push → applied (mooring/apply success readable in Gitea): %s", p.took.Round(time.Millisecond)))
+	return fmt.Sprintf("push → applied in %s; pools live: %s", p.took.Round(time.Millisecond), strings.Join(live, ", ")), nil
 }
 
 const labL2 = `---
@@ -149,18 +174,11 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	if err := d.addResource("overlap-pool.yaml"); err != nil {
 		return "", err
 	}
-	sha, _, err := d.commitPush(ctx, "main", "Add overlap-pool 198.51.100.205-215")
+	p, err := d.pushMain(ctx, "Add overlap-pool 198.51.100.205-215")
 	if err != nil {
 		return "", err
 	}
-	res, err := d.reconcile(ctx, sha)
-	if err != nil {
-		return "", err
-	}
-	state, desc, err := d.status(ctx, sha, "mooring/apply")
-	if err != nil {
-		return "", err
-	}
+	res, state, desc := p.res, p.apply.Status, p.apply.Description
 	after, err := d.pools(ctx)
 	if err != nil {
 		return "", err
@@ -169,7 +187,7 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	case !res.Refused || res.Applied:
 		return "", fmt.Errorf("the overlapping pool was not refused (applied %t)", res.Applied)
 	case state != "failure" || !strings.Contains(desc, "overlap-pool") || !strings.Contains(desc, "homelab-pool"):
-		return "", fmt.Errorf("mooring/apply on %s is %q %q; want a failure naming both pools", shortSHA(sha), state, desc)
+		return "", fmt.Errorf("mooring/apply on %s is %q %q; want a failure naming both pools", shortSHA(p.sha), state, desc)
 	case !slices.Equal(before, after):
 		return "", fmt.Errorf("the refused commit changed the cluster's pools: %v → %v", before, after)
 	}
@@ -179,18 +197,15 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	if err := d.removeResource("overlap-pool.yaml"); err != nil {
 		return "", err
 	}
-	revert, _, err := d.commitPush(ctx, "main", "Revert overlap-pool")
+	revert, err := d.pushMain(ctx, "Revert overlap-pool")
 	if err != nil {
 		return "", err
 	}
-	if res, err = d.reconcile(ctx, revert); err != nil {
-		return "", err
+	if !revert.res.Applied {
+		return "", fmt.Errorf("the revert %s was not applied: %s", shortSHA(revert.sha), revert.res.Err)
 	}
-	if !res.Applied {
-		return "", fmt.Errorf("the revert %s was not applied: %s", shortSHA(revert), res.Err)
-	}
-	d.good = revert
-	return fmt.Sprintf("refused %s, cluster unchanged; the revert %s applied", shortSHA(sha), shortSHA(revert)), nil
+	d.good = revert.sha
+	return fmt.Sprintf("refused %s, cluster unchanged; the revert %s applied", shortSHA(p.sha), shortSHA(revert.sha)), nil
 }
 
 // pullRequest opens a pull request removing cp2 and cp3 at once and prints

@@ -10,14 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
-
+	"github.com/mooringhq/mooring/internal/nsenter"
 	"github.com/mooringhq/mooring/vip/neigh"
 )
 
@@ -110,7 +108,7 @@ func newDemoLAN() (*demoLAN, error) {
 			}
 		}
 		var mac string
-		err = doNetns(ns, func() error {
+		err = nsenter.Do(ns, func() error {
 			ifi, err := net.InterfaceByName("eth0")
 			if err == nil {
 				mac = ifi.HardwareAddr.String()
@@ -144,40 +142,11 @@ func (l *demoLAN) ns(name string) (string, error) {
 	return ns, ipCmd("-n", ns, "link", "set", "lo", "up")
 }
 
-// doNetns runs fn on a locked OS thread switched into namespace ns, so the
-// sockets fn opens belong to ns. If switching back fails the thread stays
-// locked, and the runtime discards it.
-func doNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: %w", ns, err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: enter: %w", ns, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("netns %s: leave: %w", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
 // relay listens on node i's address, port 2379, inside its namespace and
 // forwards each connection to the member's client URL on 127.0.0.1.
 func (l *demoLAN) relay(i int, to string) error {
 	var ln net.Listener
-	err := doNetns(l.nodes[i], func() error {
+	err := nsenter.Do(l.nodes[i], func() error {
 		var err error
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(demoNodeAddr(i), 2379).String())
 		return err
@@ -278,7 +247,7 @@ func (l *demoLAN) holders() []int {
 // within window.
 func (l *demoLAN) answers(ctx context.Context, window time.Duration) ([]string, error) {
 	var macs []string
-	err := doNetns(l.probe, func() error {
+	err := nsenter.Do(l.probe, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -454,7 +423,7 @@ func (d *liveDemo) foreignOwner(ctx context.Context) (string, error) {
 		return "", err
 	}
 	var foreignMAC string
-	if err := doNetns(lan.other, func() error {
+	if err := nsenter.Do(lan.other, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err == nil {
 			foreignMAC = ifi.HardwareAddr.String()

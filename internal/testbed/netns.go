@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/mooringhq/mooring/internal/nsenter"
 )
 
 // netnsDir is where `ip netns add` mounts named namespaces.
@@ -141,34 +140,9 @@ func (l *LAN) AddHost(name string, addrs ...netip.Prefix) *Host {
 // so sockets fn opens belong to ns (and stay there after Do returns).
 func (l *LAN) Do(ns string, fn func() error) error { return DoNetns(ns, fn) }
 
-// DoNetns runs fn on a locked OS thread switched into the named namespace.
-// If switching back fails the thread is left locked, so the runtime discards
-// it rather than reuse a thread in the wrong namespace.
-func DoNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: current namespace: %w", ns, err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns %s: enter: %w", ns, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("netns %s: leave: %w", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+// DoNetns runs fn on a locked OS thread switched into the named namespace
+// (see nsenter.Do).
+func DoNetns(ns string, fn func() error) error { return nsenter.Do(ns, fn) }
 
 // IP runs `ip args...` and fails the test on error.
 func IP(t testing.TB, args ...string) string {
