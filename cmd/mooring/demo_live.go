@@ -86,6 +86,8 @@ type liveDemo struct {
 	etcd *demoEtcd
 	api  *demoAPIServer
 	lan  *demoLAN
+	// serve is mooring serve, when this mooring has it.
+	serve *demoServe
 	// mooring is the binary the agents run; noRoot says why the steps
 	// that need network namespaces are skipped ("" as root).
 	mooring string
@@ -155,6 +157,7 @@ func (d *liveDemo) close() {
 	if d.lan != nil {
 		d.lan.close()
 	}
+	d.serve.close()
 	if d.gitea != nil {
 		d.gitea.Close()
 	}
@@ -203,7 +206,7 @@ func runLiveDemo(ctx context.Context, w io.Writer, dir string, assets demoAssets
 	}{
 		{"A stacked control plane in miniature: 3 etcd members, kube-apiserver on them, MetalLB's CRDs", false, d.controlPlane},
 		{"Gitea with the desired-state repository (examples-repo, overlays/local)", false, d.forgeRepo},
-		{"mooring reconciles main: validate, apply, drift, statuses on the commit", false, d.reconcileMain},
+		{"mooring serve reconciles main: validate, apply, drift, statuses on the commit", false, d.reconcileMain},
 		{"VIP agents in three node namespaces hold the control-plane VIP", true, d.startAgents},
 		{"Push a commit adding a pool", false, d.pushPool},
 		{"Push an overlapping pool", false, d.pushOverlap},
@@ -344,6 +347,24 @@ func (d *liveDemo) reconcile(ctx context.Context, sha string) (*reconciler.Resul
 }
 
 func (d *liveDemo) reconcileMain(ctx context.Context) (string, error) {
+	if serveAvailable() {
+		if err := d.startServe(ctx); err != nil {
+			return "", err
+		}
+		// serve reconciles each target's branch head when it starts.
+		st, err := d.waitStatus(ctx, d.good, "mooring/apply", 2*time.Minute)
+		if err != nil {
+			return "", err
+		}
+		if err := d.printStatuses(ctx, d.good); err != nil {
+			return "", err
+		}
+		if st.Status != "success" {
+			return "", fmt.Errorf("main was not applied: mooring/apply %s: %s", st.Status, st.Description)
+		}
+		return fmt.Sprintf("mooring serve applied main %s: %s", shortSHA(d.good), st.Description), nil
+	}
+	d.say("this mooring has no serve command: the pipeline runs in the demo's process, on each push")
 	res, err := d.reconcile(ctx, d.good)
 	if err != nil {
 		return "", err
@@ -360,6 +381,9 @@ func (d *liveDemo) stay(ctx context.Context) {
 	if d.gitea != nil {
 		fmt.Fprintf(d.w, "  Gitea        %s/%s  (user %s, password %s)\n", d.gitea.URL, d.forge, d.gitea.User, d.gitea.Password)
 		fmt.Fprintf(d.w, "  push to it   git clone %s\n", d.gitea.CloneURL(d.forge))
+	}
+	if d.serve != nil {
+		fmt.Fprintf(d.w, "  serve        %s/api/v1/status  (metrics: %s/metrics)\n", d.serve.URL, d.serve.URL)
 	}
 	if d.api != nil {
 		fmt.Fprintf(d.w, "  cluster      KUBECONFIG=%s kubectl get ipaddresspools -A\n", d.api.Kubeconfig)

@@ -78,16 +78,30 @@ type pushed struct {
 	sha string
 	// took is from the push's return to mooring/apply readable in Gitea.
 	took  time.Duration
-	res   *reconciler.Result
 	apply giteaStatus
+	// applied and refused say what mooring did with the commit.
+	applied, refused bool
 }
 
 // pushMain commits the repository's changes, pushes them to main and
-// returns once mooring's mooring/apply status on the commit is in Gitea.
+// returns once mooring's mooring/apply status on the commit is in Gitea:
+// posted by mooring serve on Gitea's webhook, or by the pipeline run here
+// when this mooring has no serve.
 func (d *liveDemo) pushMain(ctx context.Context, msg string) (*pushed, error) {
 	sha, at, err := d.commitPush(ctx, "main", msg)
 	if err != nil {
 		return nil, err
+	}
+	if d.serve != nil {
+		st, err := d.waitStatus(ctx, sha, "mooring/apply", time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		p := &pushed{sha: sha, took: time.Since(at), apply: st, applied: st.Status == "success", refused: st.Status == "failure"}
+		if err := d.printStatuses(ctx, sha); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	res, err := d.reconcile(ctx, sha)
 	if err != nil {
@@ -97,7 +111,19 @@ func (d *liveDemo) pushMain(ctx context.Context, msg string) (*pushed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pushed{sha: sha, took: time.Since(at), res: res, apply: st}, nil
+	return &pushed{sha: sha, took: time.Since(at), apply: st, applied: res.Applied, refused: res.Refused}, nil
+}
+
+// printStatuses prints the statuses Gitea holds for sha.
+func (d *liveDemo) printStatuses(ctx context.Context, sha string) error {
+	sts, err := d.statuses(ctx, sha)
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		d.say("%-17s %-8s %s", st.Context, st.Status, st.Description)
+	}
+	return nil
 }
 
 // pools returns the names of the IPAddressPools live in the cluster.
@@ -131,8 +157,8 @@ func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !p.res.Applied || p.apply.Status != "success" {
-		return "", fmt.Errorf("lab-pool not applied: applied %t, mooring/apply %q %s", p.res.Applied, p.apply.Status, p.apply.Description)
+	if !p.applied {
+		return "", fmt.Errorf("lab-pool not applied: mooring/apply %q %s", p.apply.Status, p.apply.Description)
 	}
 	live, err := d.pools(ctx)
 	if err != nil {
@@ -178,21 +204,21 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, state, desc := p.res, p.apply.Status, p.apply.Description
+	state, desc := p.apply.Status, p.apply.Description
 	after, err := d.pools(ctx)
 	if err != nil {
 		return "", err
 	}
 	switch {
-	case !res.Refused || res.Applied:
-		return "", fmt.Errorf("the overlapping pool was not refused (applied %t)", res.Applied)
+	case !p.refused || p.applied:
+		return "", fmt.Errorf("the overlapping pool was not refused (applied %t)", p.applied)
 	case state != "failure" || !strings.Contains(desc, "overlap-pool") || !strings.Contains(desc, "homelab-pool"):
 		return "", fmt.Errorf("mooring/apply on %s is %q %q; want a failure naming both pools", shortSHA(p.sha), state, desc)
 	case !slices.Equal(before, after):
 		return "", fmt.Errorf("the refused commit changed the cluster's pools: %v → %v", before, after)
 	}
 	d.say("Gitea: mooring/apply %s: %s", state, desc)
-	d.say("the cluster still holds %s (live commit %s)", strings.Join(after, ", "), shortSHA(res.LiveCommit))
+	d.say("the cluster still holds %s", strings.Join(after, ", "))
 
 	if err := d.removeResource("overlap-pool.yaml"); err != nil {
 		return "", err
@@ -201,8 +227,8 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !revert.res.Applied {
-		return "", fmt.Errorf("the revert %s was not applied: %s", shortSHA(revert.sha), revert.res.Err)
+	if !revert.applied {
+		return "", fmt.Errorf("the revert %s was not applied: %s", shortSHA(revert.sha), revert.apply.Description)
 	}
 	d.good = revert.sha
 	return fmt.Sprintf("refused %s, cluster unchanged; the revert %s applied", shortSHA(p.sha), shortSHA(revert.sha)), nil
@@ -239,18 +265,32 @@ func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
 	if err := d.gitea.API(ctx, http.MethodPost, "/repos/"+d.forge+"/pulls", map[string]any{"head": "retire-members", "base": "main", "title": "Retire cp2 and cp3"}, &pr); err != nil {
 		return "", err
 	}
-	trig := reconciler.Trigger{Kind: reconciler.PullRequest, SHA: head, Ref: fmt.Sprintf("refs/pull/%d/head", pr.Number), PR: pr.Number,
-		BaseRef: "main", BaseSHA: d.good, At: time.Now()}
-	res, err := d.rec.Preview(ctx, d.target, trig)
-	if err != nil {
-		return "", err
+	start := time.Now()
+	if d.serve == nil {
+		trig := reconciler.Trigger{Kind: reconciler.PullRequest, SHA: head, Ref: fmt.Sprintf("refs/pull/%d/head", pr.Number), PR: pr.Number,
+			BaseRef: "main", BaseSHA: d.good, At: time.Now()}
+		if _, err := d.rec.Preview(ctx, d.target, trig); err != nil {
+			return "", err
+		}
 	}
 	var comments []struct {
 		Body string `json:"body"`
 	}
-	if err := d.gitea.API(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", d.forge, pr.Number), nil, &comments); err != nil {
-		return "", err
+	// serve previews on Gitea's pull-request webhook; wait for its comment.
+	for deadline := time.Now().Add(time.Minute); ; {
+		if err := d.gitea.API(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", d.forge, pr.Number), nil, &comments); err != nil {
+			return "", err
+		}
+		if len(comments) > 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
+	took := time.Since(start)
 	if len(comments) != 1 || !strings.Contains(comments[0].Body, "quorum-unsafe") {
 		return "", fmt.Errorf("pull request #%d: %d comments, want one preview naming quorum-unsafe", pr.Number, len(comments))
 	}
@@ -258,7 +298,8 @@ func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
 	for _, l := range strings.Split(strings.TrimSpace(comments[0].Body), "\n") {
 		d.say("  │ %s", l)
 	}
-	return fmt.Sprintf("preview of #%d in %s: refused as quorum-unsafe, nothing applied", pr.Number, res.Duration.Round(time.Millisecond)), nil
+	d.timings = append(d.timings, fmt.Sprintf("pull request opened → preview comment in Gitea: %s", took.Round(time.Millisecond)))
+	return fmt.Sprintf("preview comment on #%d %s after the PR was opened: quorum-unsafe, nothing applied", pr.Number, took.Round(time.Millisecond)), nil
 }
 
 // handEdit changes homelab-pool as another field manager and reports the
