@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +89,8 @@ type liveDemo struct {
 	lan  *demoLAN
 	// serve is mooring serve, when this mooring has it.
 	serve *demoServe
+	// logFile holds the log of the pipeline when it runs in-process.
+	logFile *os.File
 	// mooring is the binary the agents run; noRoot says why the steps
 	// that need network namespaces are skipped ("" as root).
 	mooring string
@@ -158,6 +161,9 @@ func (d *liveDemo) close() {
 		d.lan.close()
 	}
 	d.serve.close()
+	if d.logFile != nil {
+		d.logFile.Close()
+	}
 	if d.gitea != nil {
 		d.gitea.Close()
 	}
@@ -206,7 +212,7 @@ func runLiveDemo(ctx context.Context, w io.Writer, dir string, assets demoAssets
 	}{
 		{"A stacked control plane in miniature: 3 etcd members, kube-apiserver on them, MetalLB's CRDs", false, d.controlPlane},
 		{"Gitea with the desired-state repository (examples-repo, overlays/local)", false, d.forgeRepo},
-		{"mooring serve reconciles main: validate, apply, drift, statuses on the commit", false, d.reconcileMain},
+		{reconcileTitle(), false, d.reconcileMain},
 		{"VIP agents in three node namespaces hold the control-plane VIP", true, d.startAgents},
 		{"Push a commit adding a pool", false, d.pushPool},
 		{"Push an overlapping pool", false, d.pushOverlap},
@@ -226,6 +232,14 @@ func runLiveDemo(ctx context.Context, w io.Writer, dir string, assets demoAssets
 		}
 	}
 	return nil
+}
+
+// reconcileTitle names step 3 after what runs the pipeline.
+func reconcileTitle() string {
+	if serveAvailable() {
+		return "mooring serve reconciles main: validate, apply, drift, statuses on the commit"
+	}
+	return "mooring reconciles main: validate, apply, drift, statuses on the commit"
 }
 
 func commandExists(name string) bool {
@@ -302,7 +316,15 @@ func (d *liveDemo) forgeRepo(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d.rec = reconciler.New(reconciler.DefaultOptions())
+	// The pipeline's own log goes to a file; the demo narrates.
+	logf, err := os.Create(filepath.Join(d.dir, "mooring.log"))
+	if err != nil {
+		return "", err
+	}
+	d.logFile = logf
+	opts := reconciler.DefaultOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logf, nil))
+	d.rec = reconciler.New(opts)
 	d.target = reconciler.Target{
 		Name: "homelab", Repo: g.URL + "/" + d.forge + ".git", Branch: "main", Path: "overlays/local",
 		Sources: sources.Options{CacheDir: filepath.Join(d.dir, "cache")}, RenderCacheDir: filepath.Join(d.dir, "render-cache"),

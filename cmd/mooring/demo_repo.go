@@ -98,10 +98,15 @@ func (d *demoRepo) checkout(name string) error {
 
 // push pushes branch to url (credentials in it), replacing what is there.
 func (d *demoRepo) push(ctx context.Context, url, branch string) error {
+	if _, err := d.repo.Remote("forge"); errors.Is(err, git.ErrRemoteNotFound) {
+		if _, err := d.repo.CreateRemote(&config.RemoteConfig{Name: "forge", URLs: []string{url}}); err != nil {
+			return fmt.Errorf("demo repo: remote %s: %w", url, err)
+		}
+	}
 	ref := plumbing.NewBranchReferenceName(branch)
 	err := d.repo.PushContext(ctx, &git.PushOptions{
-		RemoteURL: url,
-		RefSpecs:  []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + ref.String())},
+		RemoteName: "forge",
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + ref.String())},
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("demo repo: push %s: %w", branch, err)
