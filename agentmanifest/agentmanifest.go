@@ -47,6 +47,11 @@ type Options struct {
 	// the election relies on the etcd lease alone, and failover waits for
 	// the lease to expire.
 	Peers []string
+	// KeyFile is the host file holding the heartbeat key every node shares
+	// (at least 16 bytes; openssl rand -hex 32 makes one), mounted read
+	// only. Default /etc/mooring/heartbeat.key; used only with Peers, which
+	// the agent refuses to trust without it.
+	KeyFile string
 	// EtcdEndpoints are this node's own etcd member, never the VIP.
 	// Default https://127.0.0.1:2379, kubeadm's stacked etcd.
 	EtcdEndpoints []string
@@ -67,6 +72,7 @@ func DefaultOptions() Options {
 		Image:         DefaultImage,
 		EtcdEndpoints: []string{"https://127.0.0.1:2379"},
 		EtcdPKIDir:    "/etc/kubernetes/pki/etcd",
+		KeyFile:       "/etc/mooring/heartbeat.key",
 		Name:          "mooring-agent",
 		Namespace:     "kube-system",
 	}
@@ -85,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EtcdPKIDir == "" {
 		o.EtcdPKIDir = d.EtcdPKIDir
+	}
+	if o.KeyFile == "" {
+		o.KeyFile = d.KeyFile
 	}
 	if o.Name == "" {
 		o.Name = d.Name
@@ -129,6 +138,9 @@ func (o Options) check() error {
 			errs = append(errs, fmt.Sprintf("etcd endpoint %q: is the VIP; the agent must reach its own member", e))
 		}
 	}
+	if len(o.Peers) > 0 && !strings.HasPrefix(o.KeyFile, "/") {
+		errs = append(errs, fmt.Sprintf("key file %q: not an absolute path", o.KeyFile))
+	}
 	if o.EtcdPKIDir != "-" && !strings.HasPrefix(o.EtcdPKIDir, "/") {
 		errs = append(errs, fmt.Sprintf("etcd PKI dir %q: not an absolute path", o.EtcdPKIDir))
 	}
@@ -157,12 +169,16 @@ func StaticPod(o Options) (*corev1.Pod, error) {
 		"--interface=" + o.Interface,
 		"--port=" + strconv.Itoa(o.Port),
 	}
-	if len(o.Peers) > 0 {
-		args = append(args, "--peers="+strings.Join(o.Peers, ","))
-	}
-	args = append(args, "--etcd-endpoints="+strings.Join(o.EtcdEndpoints, ","))
 	var mounts []corev1.VolumeMount
 	var vols []corev1.Volume
+	if len(o.Peers) > 0 {
+		const in = "/etc/mooring/heartbeat.key"
+		args = append(args, "--peers="+strings.Join(o.Peers, ","), "--key-file="+in)
+		mounts = append(mounts, corev1.VolumeMount{Name: "heartbeat-key", MountPath: in, ReadOnly: true})
+		file := corev1.HostPathFile
+		vols = append(vols, corev1.Volume{Name: "heartbeat-key", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: o.KeyFile, Type: &file}}})
+	}
+	args = append(args, "--etcd-endpoints="+strings.Join(o.EtcdEndpoints, ","))
 	if o.EtcdPKIDir != "-" {
 		const in = "/etc/mooring/etcd-pki"
 		args = append(args, "--etcd-cacert="+in+"/ca.crt", "--etcd-cert="+in+"/healthcheck-client.crt", "--etcd-key="+in+"/healthcheck-client.key")

@@ -31,7 +31,7 @@ func TestStaticPod(t *testing.T) {
 		t.Errorf("capabilities %+v; want drop ALL, add NET_ADMIN and NET_RAW only", sc.Capabilities)
 	}
 	want := []string{"agent", "--vip=192.0.2.10", "--interface=eth0", "--port=6443", "--peers=192.0.2.12,192.0.2.13:7000",
-		"--etcd-endpoints=https://127.0.0.1:2379", "--etcd-cacert=/etc/mooring/etcd-pki/ca.crt",
+		"--key-file=/etc/mooring/heartbeat.key", "--etcd-endpoints=https://127.0.0.1:2379", "--etcd-cacert=/etc/mooring/etcd-pki/ca.crt",
 		"--etcd-cert=/etc/mooring/etcd-pki/healthcheck-client.crt", "--etcd-key=/etc/mooring/etcd-pki/healthcheck-client.key"}
 	if !slices.Equal(c.Args, want) {
 		t.Errorf("args\n got %q\nwant %q", c.Args, want)
@@ -47,7 +47,7 @@ func TestStaticPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(pod.Spec.Volumes) != 0 || slices.ContainsFunc(pod.Spec.Containers[0].Args, func(a string) bool {
-		return strings.HasPrefix(a, "--etcd-c") || strings.HasPrefix(a, "--etcd-key") || strings.HasPrefix(a, "--peers")
+		return strings.HasPrefix(a, "--etcd-c") || strings.HasPrefix(a, "--etcd-key") || strings.HasPrefix(a, "--peers") || strings.HasPrefix(a, "--key-file")
 	}) {
 		t.Errorf("plain-HTTP etcd and no peers: %q, volumes %v", pod.Spec.Containers[0].Args, pod.Spec.Volumes)
 	}
@@ -65,8 +65,8 @@ func TestStaticPodRefuses(t *testing.T) {
 			VIP: netip.MustParseAddr("192.0.2.10"), Interface: "eth0/1", Port: 70000,
 			Peers:         []string{"cp2"},
 			EtcdEndpoints: []string{"https://192.0.2.10:2379", "127.0.0.1:2379"},
-			EtcdPKIDir:    "pki", Name: "Agent",
-		}, []string{`interface "eth0/1"`, "port 70000", `peer "cp2"`, `etcd endpoint "https://192.0.2.10:2379": is the VIP`,
+			EtcdPKIDir:    "pki", Name: "Agent", KeyFile: "heartbeat.key",
+		}, []string{`key file "heartbeat.key"`, `interface "eth0/1"`, "port 70000", `peer "cp2"`, `etcd endpoint "https://192.0.2.10:2379": is the VIP`,
 			`etcd endpoint "127.0.0.1:2379": not an http(s) URL`, `etcd PKI dir "pki"`, `name "Agent"`}},
 	}
 	for _, tt := range tests {

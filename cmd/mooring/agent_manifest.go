@@ -23,7 +23,9 @@ node. Save it as /etc/kubernetes/manifests/mooring-agent.yaml on each of them
 (the kubelet starts it before any API server is reachable, as it does
 kube-vip's). The Pod uses the host network, adds only NET_ADMIN and NET_RAW,
 is not privileged, and reads etcd's client certificate from kubeadm's
-/etc/kubernetes/pki/etcd (read only).
+/etc/kubernetes/pki/etcd and, with --peers, the heartbeat key all nodes share
+from --key-file (read only; create it once with openssl rand -hex 32 and copy
+it to every control-plane node).
 
 For a DaemonSet on control-plane nodes instead, see deploy/agent/daemonset.`,
 		Example: `  mooring agent manifest --vip 192.168.1.10 --interface eth0 \
@@ -53,6 +55,7 @@ For a DaemonSet on control-plane nodes instead, see deploy/agent/daemonset.`,
 	fs.IntVar(&o.Port, "port", o.Port, "API server port behind the VIP")
 	fs.StringVar(&o.Image, "image", o.Image, "the agent's container image")
 	fs.StringSliceVar(&o.Peers, "peers", nil, "the other control-plane nodes' addresses, for fast heartbeats (recommended)")
+	fs.StringVar(&o.KeyFile, "key-file", o.KeyFile, "host file with the heartbeat key every control-plane node shares (with --peers)")
 	fs.StringSliceVar(&o.EtcdEndpoints, "etcd-endpoints", o.EtcdEndpoints, "this node's own etcd member")
 	fs.StringVar(&o.EtcdPKIDir, "etcd-pki-dir", o.EtcdPKIDir, `host folder with etcd's ca.crt and healthcheck-client.crt/.key; "-" for a plain-HTTP etcd`)
 	fs.StringVar(&o.Name, "name", o.Name, "the Pod's name (the kubelet appends the node's)")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -193,7 +195,17 @@ func (l *demoLAN) startAgent(bin, dir string, i int) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("ip", "netns", "exec", l.nodes[i], bin, "agent", "--log-level", "info",
+	key := filepath.Join(dir, "heartbeat.key")
+	if _, err := os.Stat(key); os.IsNotExist(err) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(key, []byte(hex.EncodeToString(b)), 0o600); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.nodes[i], bin, "agent", "--log-level", "info", "--key-file", key,
 		"--vip", demoVIP.String(), "--interface", "eth0", "--node-name", name,
 		"--peers", strings.Join(peers, ","), "--etcd-endpoints", "http://"+demoNodeAddr(i).String()+":2379",
 		"--readyz", "")
