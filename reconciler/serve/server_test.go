@@ -132,6 +132,7 @@ type fixture struct {
 	clock  *clocktesting.FakeClock
 	work   *testbed.GitWork
 	url    string
+	dir    string
 	secret []byte
 	token  string
 	cancel context.CancelFunc
@@ -143,6 +144,15 @@ type fixtureConfig struct {
 	// target is YAML appended to the one target's settings, top to the
 	// file's top level.
 	target, top string
+	// repo and cluster replace the target's (default: work's folder, and
+	// a cluster restConfig builds).
+	repo, cluster string
+	// pipeline replaces the fake (the real reconciler, in e2e tests).
+	pipeline Pipeline
+	// realClock runs on the wall clock instead of a fake one.
+	realClock bool
+	// options adjust the Server's Options.
+	options func(*Options)
 	// work is the repository; nil makes one with one commit, then calls head.
 	work *testbed.GitWork
 	head func(w *testbed.GitWork)
@@ -172,9 +182,21 @@ func startFixtureWith(t *testing.T, fake *fakePipeline, fc fixtureConfig) *fixtu
 	if fc.restConfig == nil {
 		fc.restConfig = noCluster
 	}
-	f := &fixture{t: t, fake: fake, work: w, secret: []byte("hook-secret"), token: "api-token",
+	f := &fixture{t: t, fake: fake, work: w, secret: []byte("hook-secret"), token: "api-token", dir: dir,
 		clock: clocktesting.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
-	fake.now = f.clock.Now
+	if fake != nil {
+		fake.now = f.clock.Now
+	}
+	if fc.repo == "" {
+		fc.repo = w.Dir
+	}
+	if fc.cluster == "" {
+		fc.cluster = "{kubeconfig: " + dir + "/secret}"
+	}
+	var pipe Pipeline = fake
+	if fc.pipeline != nil {
+		pipe = fc.pipeline
+	}
 	for name, v := range map[string]string{"secret": string(f.secret), "token": f.token} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -190,9 +212,9 @@ defaults:
 targets:
 - name: net
   repo: %[2]s
-  cluster: {kubeconfig: %[1]s/secret}
+  cluster: %[5]s
   pollInterval: 1m
-%[3]s`, dir, w.Dir, fc.target, fc.top)
+%[3]s`, dir, fc.repo, fc.target, fc.top, fc.cluster)
 	p := filepath.Join(dir, "serve.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -205,7 +227,14 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv, err = New(c, fake, Options{Clock: f.clock, Listener: ln, RESTConfig: fc.restConfig})
+	o := Options{Clock: f.clock, Listener: ln, RESTConfig: fc.restConfig}
+	if fc.realClock {
+		o.Clock, f.clock = nil, nil
+	}
+	if fc.options != nil {
+		fc.options(&o)
+	}
+	f.srv, err = New(c, pipe, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,15 +244,17 @@ targets:
 	go func() { f.done <- f.srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		fake.mu.Lock()
-		for _, ch := range fake.block {
-			select {
-			case <-ch:
-			default:
-				close(ch)
+		if fake != nil {
+			fake.mu.Lock()
+			for _, ch := range fake.block {
+				select {
+				case <-ch:
+				default:
+					close(ch)
+				}
 			}
+			fake.mu.Unlock()
 		}
-		fake.mu.Unlock()
 		if err := <-f.done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
@@ -263,7 +294,7 @@ func (f *fixture) waitIdle() {
 	f.t.Helper()
 	waitFor(f.t, "the server to be idle", func() bool {
 		s := f.srv.Store().Snapshot().Targets[0]
-		return s.Running == nil && len(s.Pending) == 0 && f.clock.HasWaiters()
+		return s.Running == nil && len(s.Pending) == 0 && (f.clock == nil || f.clock.HasWaiters())
 	})
 }
 
