@@ -339,6 +339,11 @@ func (q *Queue) flushOne(ctx context.Context, d Delivery) (sent bool, err error)
 		record(q.o.Forge, d.op(), "flushed")
 		return true, q.remove(d.ID, d.Seq)
 	}
+	if ctx.Err() != nil {
+		// The caller stopped (a process shutting down), the forge did not
+		// refuse anything: the delivery stays as it was for the next flush.
+		return false, nil
+	}
 	serr = RedactError(serr, q.o.Secrets...)
 	d.LastError = serr.Error()
 	if ok, hint := Transient(serr); ok {

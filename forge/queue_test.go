@@ -117,3 +117,40 @@ func TestQueueRun(t *testing.T) {
 		t.Errorf("Run delivered %d statuses, want 1", len(f.sent))
 	}
 }
+
+// hanging is a Reporter whose forge never answers: each call ends with its
+// context.
+type hanging struct{ calls chan struct{} }
+
+func (h hanging) SetStatus(ctx context.Context, _ Status) error {
+	h.calls <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (h hanging) UpsertComment(context.Context, Comment) error { return nil }
+
+func TestFlushStoppedMidSendKeepsTheDelivery(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Unix(1_800_000_000, 0)
+	down := &flaky{err: &HTTPError{StatusCode: 503}}
+	st := Status{Repo: "o/r", SHA: sha1, State: Success, Context: "mooring/apply"}
+	q := NewQueue(down, QueueOptions{Dir: dir, Target: "t", Now: func() time.Time { return now },
+		Retry: RetryOptions{Attempts: 1}})
+	if err := q.SetStatus(context.Background(), st); !errors.Is(err, ErrQueued) {
+		t.Fatalf("SetStatus = %v, want ErrQueued", err)
+	}
+	now = now.Add(time.Hour)
+	h := hanging{calls: make(chan struct{}, 1)}
+	stopping := NewQueue(h, QueueOptions{Dir: dir, Target: "t", Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-h.calls; cancel() }()
+	if _, _, err := stopping.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if p, _ := q.Pending(); len(p) != 1 {
+		t.Errorf("%d deliveries pending after a flush stopped mid-send, want 1", len(p))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "failed")); len(ents) != 0 {
+		t.Errorf("a delivery stopped mid-send was moved to failed/: %d files", len(ents))
+	}
+}
