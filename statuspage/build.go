@@ -249,8 +249,14 @@ func Findings(reports []finding.Report) []Finding {
 			cmp.Compare(a.f.Code, b.f.Code), cmp.Compare(a.f.Message, b.f.Message), cmp.Compare(a.stage, b.stage))
 	})
 	out := make([]Finding, 0, len(all))
-	for _, t := range all {
+	for i, t := range all {
 		f := t.f
+		if i > 0 && all[i-1].f == f {
+			// The same fact from two stages (validate and drift both
+			// check a revision's model): one row naming both.
+			out[len(out)-1].Stage += ", " + t.stage
+			continue
+		}
 		pf := Finding{
 			Severity: f.Severity.String(), Code: f.Code, Stage: t.stage, Object: f.Object.String(),
 			File: f.File, Field: f.Field, Expected: f.Expected, Observed: f.Observed, Message: f.Message,
@@ -452,10 +458,7 @@ func Pools(m *model.Model, obs Observed, nodes map[string]string) []Pool {
 			macs, asked := obs.ARP[a]
 			addr := Address{Addr: a.String()}
 			if asked {
-				addr.Owners = owners(macs, nodes)
-				if addr.Owners == nil {
-					addr.Owners = []Owner{}
-				}
+				addr.Asked, addr.Owners = true, owners(macs, nodes)
 			}
 			if len(hs) == 0 {
 				addr.Unexpected = len(macs) > 0

@@ -69,11 +69,11 @@ func TestPools(t *testing.T) {
 		}, []statuspage.Pool{
 			{Namespace: "metallb-system", Name: "a", Ranges: []string{"203.0.113.0/24"}, Size: 254, SizeText: "254", Used: 1, Free: 253, UsedPercent: 1, AutoAssign: true, Unexpected: 2,
 				Addresses: []statuspage.Address{
-					{Addr: "203.0.113.5", Service: "apps/web, apps/web2", Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:01", Node: "node-a"}, {MAC: "02:00:00:00:00:02"}}, Unexpected: true},
-					{Addr: "203.0.113.9", Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:99"}}, Unexpected: true},
+					{Addr: "203.0.113.5", Service: "apps/web, apps/web2", Asked: true, Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:01", Node: "node-a"}, {MAC: "02:00:00:00:00:02"}}, Unexpected: true},
+					{Addr: "203.0.113.9", Asked: true, Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:99"}}, Unexpected: true},
 				}},
 			{Namespace: "metallb-system", Name: "b", Ranges: []string{"198.51.100.0/30", "bad-entry (invalid)"}, Size: 4, SizeText: "4", Used: 1, Free: 3, UsedPercent: 25, AutoAssign: true,
-				Addresses: []statuspage.Address{{Addr: "198.51.100.2", Service: "apps/web2", Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:01", Node: "node-a"}}}}},
+				Addresses: []statuspage.Address{{Addr: "198.51.100.2", Service: "apps/web2", Asked: true, Owners: []statuspage.Owner{{MAC: "02:00:00:00:00:01", Node: "node-a"}}}}},
 			{Namespace: "metallb-system", Name: "v6", Ranges: []string{"2001:db8::/56"}, Size: 1<<64 - 1, SizeText: "2^64 or more", Free: 1<<64 - 1, AutoAssign: true},
 		}},
 	} {
@@ -312,5 +312,20 @@ func TestRedactURL(t *testing.T) {
 		if got := statuspage.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFindingsFromTwoStages: a fact validate and drift both report is one
+// row naming both stages; Secret values stay hidden.
+func TestFindingsFromTwoStages(t *testing.T) {
+	warn := finding.Finding{Severity: finding.Warning, Code: "no-l2advertisement", File: "lab.yaml", Object: finding.Object{Kind: "IPAddressPool", Name: "lab"}, Message: "not announced"}
+	errf := finding.Finding{Severity: finding.Error, Code: "object-drift", Object: finding.Object{Kind: "Secret", Namespace: "a", Name: "s"}, Expected: "x", Observed: "y"}
+	got := statuspage.Findings([]finding.Report{{Kind: "validate", Findings: []finding.Finding{warn}}, {Kind: "drift", Findings: []finding.Finding{warn, errf}}})
+	want := []statuspage.Finding{
+		{Severity: "error", Code: "object-drift", Stage: "drift", Object: "Secret/a/s", Expected: "(hidden)", Observed: "(hidden)"},
+		{Severity: "warning", Code: "no-l2advertisement", Stage: "drift, validate", Object: "IPAddressPool/lab", File: "lab.yaml", Message: "not announced"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }

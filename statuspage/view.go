@@ -131,8 +131,9 @@ type Address struct {
 	// Requested is true when the address comes from the revision's
 	// Services (no live status was observed), false for a live one.
 	Requested bool
-	// Owners are the MACs that answered ARP or NDP for it, each with its
-	// node when known; nil when nobody was asked.
+	// Asked is true when the link was asked who answers for it; Owners
+	// are the MACs that answered ARP or NDP, each with its node when known.
+	Asked  bool
 	Owners []Owner
 	// Unexpected is true when a MAC answered that mooring did not expect:
 	// two or more MACs for a Service's address, any MAC for a free one, or
@@ -250,7 +251,8 @@ type Class struct {
 type Finding struct {
 	// Severity is "error", "warning" or "info"; Code the stable code.
 	Severity, Code string
-	// Stage is the stage that reported it.
+	// Stage is the stage that reported it ("validate, drift" when two
+	// stages reported the same finding).
 	Stage string
 	// Object is kind/namespace/name, File and Field where it is declared.
 	Object, File, Field string
