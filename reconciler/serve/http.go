@@ -19,6 +19,7 @@ import (
 //	GET  /api/v1/status                   the Store's Snapshot as JSON
 //	GET  /metrics                         Prometheus metrics
 //	GET  /healthz, /readyz                liveness and readiness
+//	GET  /, /targets/TARGET, /events      the status page (statuspage)
 //
 // FORGE is gitea (also Forgejo), github, gitlab or generic.
 func (s *Server) Handler() http.Handler {
@@ -35,6 +36,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", s.status)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("/", s.page)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)

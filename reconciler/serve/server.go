@@ -16,6 +16,7 @@ import (
 
 	"github.com/mooringhq/mooring/forge"
 	"github.com/mooringhq/mooring/reconciler"
+	"github.com/mooringhq/mooring/statuspage"
 )
 
 // Pipeline is what serve runs: *reconciler.Reconciler is the production
@@ -79,6 +80,9 @@ type Server struct {
 	global http.Handler
 	elect  *election
 	ready  atomic.Bool
+	// page serves the status page of pageStore (page.go).
+	page      *statuspage.Handler
+	pageStore *statuspage.Store
 	// leadMu makes one term of leadership end before the next begins.
 	leadMu sync.Mutex
 }
@@ -150,6 +154,7 @@ func New(cfg *Config, p Pipeline, o Options) (*Server, error) {
 		identity = le.Identity
 	}
 	s.store = NewStore(identity, statuses, s.clock.Now)
+	s.newPages()
 	if cfg.APITokenFile != "" {
 		if s.apiToken, err = readSecret(cfg.APITokenFile); err != nil {
 			return nil, fmt.Errorf("serve: apiTokenFile: %w", err)
@@ -186,6 +191,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(s.page.Close) // open pages' event streams end, so Shutdown need not wait
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("serve: listening", "addr", ln.Addr().String(), "targets", len(s.targets))
@@ -374,6 +380,7 @@ func (s *Server) execute(ctx context.Context, t *target, j job) *reconciler.Resu
 	}
 	s.metrics.observe(res, elapsed.Seconds())
 	s.store.record(*res)
+	s.refreshPage(ctx, t)
 	attrs := []any{"commit", res.Commit, "live", res.LiveCommit, "applied", res.Applied, "refused", res.Refused, "duration", elapsed}
 	if res.Err != "" {
 		log.Warn("serve: run failed", append(attrs, "err", res.Err)...)
