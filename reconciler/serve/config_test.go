@@ -12,7 +12,7 @@ import (
 )
 
 // readmeExample returns the ServeConfig example of the README.
-func readmeExample(t *testing.T) []byte {
+func readmeExample(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -51,7 +51,7 @@ func TestReadmeExampleParses(t *testing.T) {
 
 // writeConfig writes a config and the files it names into a folder; the
 // text's FILE is replaced by an existing file's path.
-func writeConfig(t *testing.T, text string) string {
+func writeConfig(t testing.TB, text string) string {
 	t.Helper()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")

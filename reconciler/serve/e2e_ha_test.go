@@ -30,7 +30,7 @@ type gitRepo struct {
 	url    string
 }
 
-func newGitRepo(t *testing.T, files map[string]string) (*gitRepo, string) {
+func newGitRepo(t testing.TB, files map[string]string) (*gitRepo, string) {
 	t.Helper()
 	root := t.TempDir()
 	r := &gitRepo{server: testbed.NewGitServer(t, root, "", ""), bare: testbed.GitBare(t, root, "net.git"), work: testbed.NewGitWork(t, t.TempDir())}

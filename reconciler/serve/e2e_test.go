@@ -35,7 +35,7 @@ var (
 
 // startGitea returns the package's Gitea, starting it on first use
 // (TestMain stops it).
-func startGitea(t *testing.T) *testbed.Gitea {
+func startGitea(t testing.TB) *testbed.Gitea {
 	t.Helper()
 	giteaOnce.Do(func() {
 		giteaDir, giteaErr = os.MkdirTemp("", "mooring-serve-gitea-")
@@ -66,7 +66,7 @@ func netFiles(ns string, pools map[string]string) map[string]string {
 	return map[string]string{"kustomization.yaml": "resources:\n- net.yaml\n", "net.yaml": b.String()}
 }
 
-func dyn(t *testing.T) dynamic.Interface {
+func dyn(t testing.TB) dynamic.Interface {
 	t.Helper()
 	d, err := dynamic.NewForConfig(apiServer.Config)
 	if err != nil {
@@ -76,7 +76,7 @@ func dyn(t *testing.T) dynamic.Interface {
 }
 
 // pool returns the addresses of a live pool, or nil when it is absent.
-func pool(t *testing.T, ns, name string) []string {
+func pool(t testing.TB, ns, name string) []string {
 	t.Helper()
 	u, err := dyn(t).Resource(poolGVR).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
@@ -95,7 +95,7 @@ type giteaRepo struct {
 	tokenFile string
 }
 
-func newGiteaRepo(t *testing.T, name string, files map[string]string) (*giteaRepo, string) {
+func newGiteaRepo(t testing.TB, name string, files map[string]string) (*giteaRepo, string) {
 	t.Helper()
 	g := startGitea(t)
 	r := &giteaRepo{g: g, name: g.CreateRepo(t, name), work: testbed.NewGitWork(t, t.TempDir())}
@@ -112,7 +112,7 @@ func newGiteaRepo(t *testing.T, name string, files map[string]string) (*giteaRep
 
 // waitBranch waits until Gitea answers for the branch: it handles a push
 // asynchronously.
-func (r *giteaRepo) waitBranch(t *testing.T, branch string) {
+func (r *giteaRepo) waitBranch(t testing.TB, branch string) {
 	t.Helper()
 	waitFor(t, "gitea to show branch "+branch, func() bool {
 		resp, err := http.Get(r.g.URL + "/api/v1/repos/" + r.name + "/branches/" + branch)
@@ -125,7 +125,7 @@ func (r *giteaRepo) waitBranch(t *testing.T, branch string) {
 }
 
 // push commits files over what the work tree has and pushes to branch.
-func (r *giteaRepo) push(t *testing.T, branch, msg string, files map[string]string) string {
+func (r *giteaRepo) push(t testing.TB, branch, msg string, files map[string]string) string {
 	t.Helper()
 	r.work.WriteFiles(files)
 	sha := r.work.Commit(msg)
@@ -144,7 +144,7 @@ func (r *giteaRepo) target() string {
 func (r *giteaRepo) url() string { return r.g.URL + "/" + r.name + ".git" }
 
 // hook makes Gitea send push and pull request events to serve.
-func (r *giteaRepo) hook(t *testing.T, f *fixture) {
+func (r *giteaRepo) hook(t testing.TB, f *fixture) {
 	t.Helper()
 	r.g.API(t, http.MethodPost, "/repos/"+r.name+"/hooks", map[string]any{
 		"type": "gitea", "active": true, "events": []string{"push", "pull_request"},
@@ -159,7 +159,7 @@ type giteaStatus struct {
 }
 
 // statuses returns the newest status of each context on sha.
-func (r *giteaRepo) statuses(t *testing.T, sha string) map[string]giteaStatus {
+func (r *giteaRepo) statuses(t testing.TB, sha string) map[string]giteaStatus {
 	t.Helper()
 	var combined struct {
 		Statuses []giteaStatus `json:"statuses"`
@@ -173,7 +173,7 @@ func (r *giteaRepo) statuses(t *testing.T, sha string) map[string]giteaStatus {
 }
 
 // waitStatuses waits until sha has every named context in state.
-func (r *giteaRepo) waitStatuses(t *testing.T, sha, state string, contexts ...string) map[string]giteaStatus {
+func (r *giteaRepo) waitStatuses(t testing.TB, sha, state string, contexts ...string) map[string]giteaStatus {
 	t.Helper()
 	var got map[string]giteaStatus
 	waitFor(t, fmt.Sprintf("%v %s on %.12s", contexts, state, sha), func() bool {
@@ -190,7 +190,7 @@ func (r *giteaRepo) waitStatuses(t *testing.T, sha, state string, contexts ...st
 
 // realServe runs serve with the real reconciler on the package's API
 // server.
-func realServe(t *testing.T, fc fixtureConfig) *fixture {
+func realServe(t testing.TB, fc fixtureConfig) *fixture {
 	t.Helper()
 	fc.pipeline = reconciler.New(reconciler.Options{})
 	fc.cluster = "{kubeconfig: " + apiServer.Kubeconfig + "}"
@@ -216,9 +216,10 @@ func TestPushAppliesAndPostsStatuses(t *testing.T) {
 	if got := pool(t, ns, "lab"); len(got) != 1 || got[0] != "198.51.100.0/27" {
 		t.Errorf("pool lab after the push: %v", got)
 	}
-	if last := f.srv.Store().Snapshot().Targets[0].Last[reconciler.Push]; last.Commit != second {
-		t.Errorf("the push ran %q, want the pushed commit %s", last.Commit, second)
-	}
+	// The statuses are posted before the run ends: wait for its record.
+	waitFor(t, "the push's run to be recorded", func() bool {
+		return f.srv.Store().Snapshot().Targets[0].Last[reconciler.Push].Commit == second
+	})
 
 	// Overlapping pools are refused: failure statuses naming both, the
 	// cluster stays on the last good commit.
@@ -315,9 +316,9 @@ func TestCronReportsDriftOfTheLiveCommit(t *testing.T) {
 	if d := got["mooring/drift"].Description; !strings.Contains(d, "drift") {
 		t.Errorf("drift status: %q", d)
 	}
-	if last := f.srv.Store().Snapshot().Targets[0].Last[reconciler.Cron]; last.Commit != first {
-		t.Errorf("the drift report was about %q, want the live commit %s", last.Commit, first)
-	}
+	waitFor(t, "the drift report of the live commit to be recorded", func() bool {
+		return f.srv.Store().Snapshot().Targets[0].Last[reconciler.Cron].Commit == first
+	})
 	// Report-only: the hand edit stays.
 	if got := pool(t, ns, "lab"); len(got) != 1 || got[0] != "198.51.100.96/29" {
 		t.Errorf("a drift report changed the pool: %v", got)

@@ -35,7 +35,7 @@ func apiServerConfig(ClusterConfig) (*rest.Config, error) {
 	return rest.CopyConfig(apiServer.Config), nil
 }
 
-func kube(t *testing.T) kubernetes.Interface {
+func kube(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	c, err := kubernetes.NewForConfig(apiServer.Config)
 	if err != nil {
@@ -45,7 +45,7 @@ func kube(t *testing.T) kubernetes.Interface {
 }
 
 // namespace creates a namespace for one test.
-func namespace(t *testing.T, name string) string {
+func namespace(t testing.TB, name string) string {
 	t.Helper()
 	_, err := kube(t).CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
@@ -54,7 +54,7 @@ func namespace(t *testing.T, name string) string {
 	return name
 }
 
-func leaseHolder(t *testing.T, ns, name string) string {
+func leaseHolder(t testing.TB, ns, name string) string {
 	t.Helper()
 	l, err := kube(t).CoordinationV1().Leases(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {

@@ -113,7 +113,7 @@ func (f *fakePipeline) LiveCommit(context.Context, reconciler.Target) (string, e
 }
 
 // next waits for the next Pipeline call.
-func (f *fakePipeline) next(t *testing.T) call {
+func (f *fakePipeline) next(t testing.TB) call {
 	t.Helper()
 	select {
 	case c := <-f.started:
@@ -126,7 +126,7 @@ func (f *fakePipeline) next(t *testing.T) call {
 
 // fixture is a Server with a fake pipeline over a real git repository.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	fake   *fakePipeline
 	clock  *clocktesting.FakeClock
@@ -145,8 +145,8 @@ type fixtureConfig struct {
 	// file's top level.
 	target, top string
 	// repo and cluster replace the target's (default: work's folder, and
-	// a cluster restConfig builds).
-	repo, cluster string
+	// a cluster restConfig builds); poll its poll interval (default 1m).
+	repo, cluster, poll string
 	// pipeline replaces the fake (the real reconciler, in e2e tests).
 	pipeline Pipeline
 	// realClock runs on the wall clock instead of a fake one.
@@ -162,12 +162,12 @@ type fixtureConfig struct {
 
 // startFixture writes a config with extra appended to the one target's
 // settings and runs a Server on it.
-func startFixture(t *testing.T, extra string, fake *fakePipeline, head func(w *testbed.GitWork)) *fixture {
+func startFixture(t testing.TB, extra string, fake *fakePipeline, head func(w *testbed.GitWork)) *fixture {
 	t.Helper()
 	return startFixtureWith(t, fake, fixtureConfig{target: extra, head: head})
 }
 
-func startFixtureWith(t *testing.T, fake *fakePipeline, fc fixtureConfig) *fixture {
+func startFixtureWith(t testing.TB, fake *fakePipeline, fc fixtureConfig) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	w := fc.work
@@ -189,6 +189,9 @@ func startFixtureWith(t *testing.T, fake *fakePipeline, fc fixtureConfig) *fixtu
 	}
 	if fc.repo == "" {
 		fc.repo = w.Dir
+	}
+	if fc.poll == "" {
+		fc.poll = "1m"
 	}
 	if fc.cluster == "" {
 		fc.cluster = "{kubeconfig: " + dir + "/secret}"
@@ -213,8 +216,8 @@ targets:
 - name: net
   repo: %[2]s
   cluster: %[5]s
-  pollInterval: 1m
-%[3]s`, dir, fc.repo, fc.target, fc.top, fc.cluster)
+  pollInterval: %[6]s
+%[3]s`, dir, fc.repo, fc.target, fc.top, fc.cluster, fc.poll)
 	p := filepath.Join(dir, "serve.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -298,7 +301,7 @@ func (f *fixture) waitIdle() {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {

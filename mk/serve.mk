@@ -1,0 +1,7 @@
+# serve: push → applied (webhook and poll) and the cost of an unchanged
+# commit, mooring serve beside `git fetch && kubectl kustomize | kubectl
+# apply --server-side`, on a real API server, Gitea and git smart HTTP.
+.PHONY: bench-serve
+bench: bench-serve
+bench-serve: deps $(ASSETS)/kube-apiserver $(ASSETS)/kubectl $(ASSETS)/etcd $(ASSETS)/gitea
+	$(GO) test -tags $(MOORING_TAGS) -count=1 -run '^$$' -bench '^BenchmarkServe$$' -benchtime 1x -timeout 20m ./reconciler/serve/
