@@ -7,15 +7,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	etcd "github.com/mooringhq/mooring/drift/etcd"
 	"github.com/mooringhq/mooring/internal/testbed"
@@ -162,33 +157,8 @@ func TestApplyRealCluster(t *testing.T) {
 // sync and promotes it. It ends with 3 healthy voters, and no write failed
 // while the plan ran.
 func TestReplaceDeadMember(t *testing.T) {
-	testbed.Asset(t, "kube-apiserver")
 	c := testbed.StartEtcd(t, testbed.EtcdOptions{Members: 3})
-	env := &envtest.Environment{BinaryAssetsDirectory: testbed.AssetsDir(t), ControlPlaneStopTimeout: 5 * time.Second}
-	env.ControlPlane.GetAPIServer().Configure().Set("etcd-servers", strings.Join(c.ClientURLs(), ","))
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Logf("stop kube-apiserver: %v", err)
-		}
-	})
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	write := func() error {
-		i := n.Add(1)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("write-%d", i)},
-		}, metav1.CreateOptions{})
-		return err
-	}
+	write := testbed.ConfigMapWriter(c.StartAPIServer(t), 10*time.Second)
 	o, err := etcd.NewObserver(etcd.TLSFiles{})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +238,17 @@ func TestReplaceDeadMember(t *testing.T) {
 		}
 		return c.Join(m3, initial)
 	}
+	// Besides the steady writer, one write before and after every step, so
+	// each stage of the change is written through however fast it goes.
+	opts.Progress = func(s members.Step, event string) {
+		err := write()
+		mu.Lock()
+		writes++
+		if err != nil {
+			failures = append(failures, fmt.Errorf("%s %s %s: %w", event, s.Action, s.Name, err))
+		}
+		mu.Unlock()
+	}
 	aerr := x.Apply(context.Background(), plan, opts)
 	close(stop)
 	wg.Wait()
@@ -282,7 +263,7 @@ func TestReplaceDeadMember(t *testing.T) {
 	if obs.HealthyVoters() != 3 {
 		t.Fatalf("healthy voters %d, want 3", obs.HealthyVoters())
 	}
-	if writes == 0 || len(failures) > 0 {
+	if writes < 2*len(plan.Steps) || len(failures) > 0 {
 		t.Fatalf("%d of %d writes through the API server failed during the apply: %v", len(failures), writes, failures)
 	}
 	t.Logf("%d writes through the API server during the apply, none failed", writes)

@@ -1,16 +1,8 @@
 package etcd_test
 
 import (
-	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/mooringhq/mooring/internal/testbed"
 )
@@ -20,38 +12,8 @@ import (
 // the API server still accepts writes and mooring reports the missing
 // member; with two lost mooring reports quorum lost.
 func TestStackedControlPlane(t *testing.T) {
-	testbed.Asset(t, "kube-apiserver")
 	c := testbed.StartEtcd(t, testbed.EtcdOptions{Members: 3})
-	// Without quorum the API server does not stop gracefully; envtest kills
-	// it after the stop timeout.
-	env := &envtest.Environment{BinaryAssetsDirectory: testbed.AssetsDir(t), ControlPlaneStopTimeout: 5 * time.Second}
-	// envtest starts an etcd of its own; the API server is pointed at the
-	// cluster under test instead.
-	env.ControlPlane.GetAPIServer().Configure().Set("etcd-servers", strings.Join(c.ClientURLs(), ","))
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start kube-apiserver: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Logf("stop kube-apiserver (killed, as expected without etcd quorum): %v", err)
-		}
-	})
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	write := func() error {
-		n++
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("write-%d", n)},
-			Data:       map[string]string{"n": fmt.Sprint(n)},
-		}, metav1.CreateOptions{})
-		return err
-	}
+	write := testbed.ConfigMapWriter(c.StartAPIServer(t), 5*time.Second)
 	if err := write(); err != nil {
 		t.Fatalf("write with 3 members: %v", err)
 	}
