@@ -74,16 +74,7 @@ func TestLiveFromAPIServer(t *testing.T) {
 					live = append(live, ls)
 				}
 			}
-			rev, err := os.ReadFile(filepath.Join(dir, "objects.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			decoded, err := modeltest.Decode("objects.yaml", rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, _ := model.Build(decoded)
-			golden(t, dir, Live(m, live))
+			golden(t, dir, Live(revision(t, dir), live))
 		})
 	}
 }

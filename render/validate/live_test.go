@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/mooringhq/mooring/manifest"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/render/model/modeltest"
 )
@@ -46,22 +47,27 @@ func TestLive(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			objs, err := os.ReadFile(filepath.Join(dir, "objects.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			decoded, err := modeltest.Decode("objects.yaml", objs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, bfs := model.Build(decoded)
-			if len(bfs) > 0 {
-				t.Fatalf("Build: %v", bfs)
-			}
-			golden(t, dir, Live(m, liveServices(t, filepath.Join(dir, "live.yaml"))))
+			golden(t, dir, Live(revision(t, dir), liveServices(t, filepath.Join(dir, "live.yaml"))))
 		})
 	}
 	if fs := Live(nil, nil); fs != nil {
 		t.Errorf("Live(nil) = %v", fs)
 	}
+}
+
+// revision builds the model of a testdata/live case's objects.yaml.
+func revision(t *testing.T, dir string) *model.Model {
+	t.Helper()
+	objs := modeltest.Load(t, dir, "")
+	var rev []manifest.Object
+	for _, o := range objs {
+		if o.File == "objects.yaml" {
+			rev = append(rev, o)
+		}
+	}
+	m, fs := model.Build(rev)
+	if len(fs) > 0 {
+		t.Fatalf("Build: %v", fs)
+	}
+	return m
 }
