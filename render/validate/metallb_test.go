@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/render/model"
@@ -145,4 +146,31 @@ spec:
 			}
 		})
 	}
+}
+
+// FuzzSelector holds the selector check against the reference, the label
+// parser MetalLB calls (metav1.LabelSelectorAsSelector): a selector gets a
+// finding exactly when the parser refuses it (duplicates aside, which only
+// MetalLB's own check refuses).
+func FuzzSelector(f *testing.F) {
+	f.Add("zone", "a", "role", "In", "edge", "lb")
+	f.Add("zone", "a b", "role", "Exists", "edge", "")
+	f.Add("bad key", "x", "role", "Gt", "3", "")
+	f.Add("k8s.io/x", "", "-role", "NotIn", "", "")
+	f.Add("a/b/c", "v", "role", "DoesNotExist", "", "")
+	f.Fuzz(func(t *testing.T, labelKey, labelValue, exprKey, op, v1, v2 string) {
+		s := metav1.LabelSelector{MatchLabels: map[string]string{labelKey: labelValue}}
+		e := metav1.LabelSelectorRequirement{Key: exprKey, Operator: metav1.LabelSelectorOperator(op)}
+		for _, v := range []string{v1, v2} {
+			if v != "" {
+				e.Values = append(e.Values, v)
+			}
+		}
+		s.MatchExpressions = []metav1.LabelSelectorRequirement{e}
+		fs := selector(model.Meta{}, "spec.nodeSelectors[0]", s, false)
+		_, err := metav1.LabelSelectorAsSelector(&s)
+		if (len(fs) > 0) != (err != nil) {
+			t.Errorf("selector %+v: %d findings %v, but the parser says %v", s, len(fs), fs, err)
+		}
+	})
 }
