@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,8 +29,9 @@ const (
 	CodeInvalidField = "invalid-field"
 	// CodeInvalidAddress is an IP address field that does not parse.
 	CodeInvalidAddress = "invalid-address"
-	// CodeUnknownField is a field the CRD schema of one of mooring's own
-	// kinds does not declare (likely a typo the API server would refuse).
+	// CodeUnknownField is a field the object's schema does not declare (the
+	// CRD of one of mooring's kinds, the Go type of MetalLB's and
+	// Kubernetes' kinds): likely a typo the API server refuses or drops.
 	CodeUnknownField = "unknown-field"
 	// CodeUnknownKind is a kind mooring does not know in the metallb.io or
 	// mooring.dev groups (likely a typo: the API server would refuse it).
@@ -149,12 +151,12 @@ func (b *builder) object(o manifest.Object) {
 		b.m.SecretNames[Key(u.GetNamespace(), u.GetName())] = true
 	case group == "" && version == "v1" && kind == "Pod":
 		var p corev1.Pod
-		if s.decode(u.Object, &p) {
+		if s.decodeStrict(u.Object, &p) {
 			b.kubeVIP(s, p.Spec, "spec")
 		}
 	case group == "apps" && version == "v1" && kind == "DaemonSet":
 		var d appsv1.DaemonSet
-		if s.decode(u.Object, &d) {
+		if s.decodeStrict(u.Object, &d) {
 			b.kubeVIP(s, d.Spec.Template.Spec, "spec.template.spec")
 		}
 	}
@@ -195,6 +197,23 @@ func (s *src) decode(obj map[string]any, into any) bool {
 	return false
 }
 
+// decodeStrict is decode for the kinds whose Go types are the schema
+// (MetalLB's, Kubernetes'): it also reports every field the type does not
+// have. The API server refuses such a field under strict field validation
+// (kubectl's default) and otherwise drops it with a warning, so the object
+// the cluster holds silently differs from Git.
+func (s *src) decodeStrict(obj map[string]any, into any) bool {
+	if !s.decode(obj, into) {
+		return false
+	}
+	for _, f := range unknownFields(obj, reflect.TypeOf(into)) {
+		s.add(finding.Error, CodeUnknownField, f, "",
+			fmt.Sprintf("%s %q has no field %s in %s; the API server refuses it under strict field validation, or drops it",
+				s.meta.Object.Kind, s.meta.Object.Name, f, s.meta.Object.APIVersion))
+	}
+	return true
+}
+
 func article(t string) string {
 	switch t {
 	case "string":
@@ -212,7 +231,7 @@ func article(t string) string {
 
 func (b *builder) pool(s *src, obj map[string]any) {
 	var p mlbv1beta1.IPAddressPool
-	if !s.decode(obj, &p) {
+	if !s.decodeStrict(obj, &p) {
 		return
 	}
 	pool := Pool{Meta: s.meta, AutoAssign: true, AvoidBuggyIPs: p.Spec.AvoidBuggyIPs}
@@ -241,7 +260,7 @@ func (b *builder) pool(s *src, obj map[string]any) {
 
 func (b *builder) l2adv(s *src, obj map[string]any) {
 	var a mlbv1beta1.L2Advertisement
-	if !s.decode(obj, &a) {
+	if !s.decodeStrict(obj, &a) {
 		return
 	}
 	adv := L2Advertisement{
@@ -260,7 +279,7 @@ func (b *builder) l2adv(s *src, obj map[string]any) {
 
 func (b *builder) ingressClass(s *src, obj map[string]any) {
 	var c networkingv1.IngressClass
-	if !s.decode(obj, &c) {
+	if !s.decodeStrict(obj, &c) {
 		return
 	}
 	b.m.IngressClasses = append(b.m.IngressClasses, IngressClass{
@@ -272,7 +291,7 @@ func (b *builder) ingressClass(s *src, obj map[string]any) {
 
 func (b *builder) ingress(s *src, obj map[string]any) {
 	var in networkingv1.Ingress
-	if !s.decode(obj, &in) {
+	if !s.decodeStrict(obj, &in) {
 		return
 	}
 	ing := Ingress{Meta: s.meta}
@@ -320,7 +339,7 @@ func (b *builder) ingress(s *src, obj map[string]any) {
 
 func (b *builder) service(s *src, obj map[string]any) {
 	var svc corev1.Service
-	if !s.decode(obj, &svc) {
+	if !s.decodeStrict(obj, &svc) {
 		return
 	}
 	b.m.ServiceNames[Key(svc.Namespace, svc.Name)] = true

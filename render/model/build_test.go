@@ -162,3 +162,45 @@ spec:
 		t.Errorf("VIP %+v: want the CRD's default port %d and no interface", m.ControlPlane.VIP, model.DefaultAPIServerPort)
 	}
 }
+
+// TestUnknownFieldsOfTypedKinds: a misspelt field of a MetalLB or Kubernetes
+// object is an error naming its path; the API server would refuse it, or
+// drop it and hold an object that differs from Git.
+func TestUnknownFieldsOfTypedKinds(t *testing.T) {
+	objs, err := modeltest.Decode("x.yaml", []byte(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: p, namespace: metallb-system}
+spec: {addresses: ["198.51.100.0/24"], avoidBuggyIps: true}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: metallb-system}
+spec: {ipAddressPools: [p], interface: [eth0]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: web}
+spec: {type: LoadBalancer, loadBalancerIp: 198.51.100.7, ports: [{port: 80, protcol: TCP}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, fs := model.Build(objs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Code+" "+f.Object.Kind+" "+f.Field)
+	}
+	want := []string{
+		"unknown-field IPAddressPool spec.avoidBuggyIps",
+		"unknown-field L2Advertisement spec.interface",
+		"unknown-field Service spec.loadBalancerIp",
+		"unknown-field Service spec.ports[0].protcol",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if len(m.Pools) != 1 || len(m.L2Advertisements) != 1 || len(m.LoadBalancers) != 1 {
+		t.Errorf("the objects are still modelled: %+v", m)
+	}
+}
