@@ -180,3 +180,20 @@ func TestRepoPath(t *testing.T) {
 		}
 	}
 }
+
+// The Deployment's configuration in deploy/serve parses and holds, but
+// for the files it names, which its Secrets mount in the cluster.
+func TestDeployConfigParses(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/serve/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		t.Fatalf("deploy/serve/config.yaml: %v", err)
+	}
+	c.setDefaults()
+	if errs := c.validate(false); len(errs) > 0 {
+		t.Fatalf("deploy/serve/config.yaml: %v", errs.ToAggregate())
+	}
+}
