@@ -58,27 +58,22 @@ func BenchmarkServe(b *testing.B) {
 	f := realServe(b, fixtureConfig{repo: r.url(), target: target, realClock: true})
 	r.hook(b, f)
 	r.waitStatuses(b, first, "success", "mooring/apply")
-	var webhook []time.Duration
-	for range rounds {
-		webhook = append(webhook, pushApplied())
+	measure := func(f *fixture) []time.Duration {
+		var ds []time.Duration
+		for range rounds {
+			ds = append(ds, pushApplied())
+		}
+		f.stop()
+		return ds
 	}
-	f.cancel()
-	<-f.done
-	f.done <- nil
-
+	webhook := measure(f)
 	f = realServe(b, fixtureConfig{repo: r.url(), target: target, realClock: true, poll: "1s"})
 	f.waitIdle()
-	var polled []time.Duration
-	for range rounds {
-		polled = append(polled, pushApplied())
-	}
-	f.cancel()
-	<-f.done
-	f.done <- nil
+	polled := measure(f)
 
 	// An unchanged commit: requests and CPU of one poll that finds the head
 	// already done, on git smart HTTP that counts requests.
-	gr, _ := newGitRepoFrom(b, examples)
+	gr, _ := newGitRepoWith(b, func(w *testbed.GitWork) { w.CopyDir(examples) })
 	f = realServe(b, fixtureConfig{repo: gr.url, target: "  path: overlays/local\n"})
 	f.waitIdle()
 	t := f.srv.byName["net"]
@@ -157,17 +152,6 @@ spec:
   addresses:
   - 198.51.100.200-198.51.100.210
 `, round)
-}
-
-func newGitRepoFrom(b testing.TB, dir string) (*gitRepo, string) {
-	b.Helper()
-	root := b.TempDir()
-	r := &gitRepo{server: testbed.NewGitServer(b, root, "", ""), bare: testbed.GitBare(b, root, "net.git"), work: testbed.NewGitWork(b, b.TempDir())}
-	r.url = r.server.URL + "/net.git"
-	r.work.CopyDir(dir)
-	sha := r.work.Commit("homelab network")
-	r.work.Push(r.bare, "main")
-	return r, sha
 }
 
 // selfCPU is the user and system CPU time this process has used.

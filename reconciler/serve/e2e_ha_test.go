@@ -32,10 +32,17 @@ type gitRepo struct {
 
 func newGitRepo(t testing.TB, files map[string]string) (*gitRepo, string) {
 	t.Helper()
+	return newGitRepoWith(t, func(w *testbed.GitWork) { w.WriteFiles(files) })
+}
+
+// newGitRepoWith serves a new repository whose first commit on main is
+// what fill writes.
+func newGitRepoWith(t testing.TB, fill func(*testbed.GitWork)) (*gitRepo, string) {
+	t.Helper()
 	root := t.TempDir()
 	r := &gitRepo{server: testbed.NewGitServer(t, root, "", ""), bare: testbed.GitBare(t, root, "net.git"), work: testbed.NewGitWork(t, t.TempDir())}
 	r.url = r.server.URL + "/net.git"
-	r.work.WriteFiles(files)
+	fill(r.work)
 	sha := r.work.Commit("initial network")
 	r.work.Push(r.bare, "main")
 	return r, sha
@@ -223,11 +230,7 @@ func TestGiteaOutageDeliversStatusesLaterAndAcrossARestart(t *testing.T) {
 	r.g.Stop()
 	f.pushHook(third)
 	f.waitLive(third)
-	f.cancel()
-	if err := <-f.done; err != nil {
-		t.Fatal(err)
-	}
-	f.done <- nil
+	f.stop()
 	// Stopping while a flush waited on the forge buried nothing.
 	if ents, err := os.ReadDir(filepath.Join(queueDir, "failed")); err == nil && len(ents) > 0 {
 		t.Errorf("%d deliveries moved to failed/ by the stop", len(ents))

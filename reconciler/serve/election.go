@@ -215,21 +215,13 @@ func (e *election) consume(stop, abort context.Context) {
 			e.take(abort, cm, seen)
 		case !apierrors.IsNotFound(err):
 			e.s.log.Warn("serve: read handed-over triggers", "err", err)
-			select {
-			case <-e.s.clock.After(time.Second):
-			case <-stop.Done():
-			case <-abort.Done():
-			}
+			e.s.sleep(stop, abort, time.Second)
 			continue
 		}
 		w, err := cms.Watch(abort, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", e.handoff).String(), ResourceVersion: rv})
 		if err != nil {
 			e.s.log.Warn("serve: watch handed-over triggers", "err", err)
-			select {
-			case <-e.s.clock.After(time.Second):
-			case <-stop.Done():
-			case <-abort.Done():
-			}
+			e.s.sleep(stop, abort, time.Second)
 			continue
 		}
 		e.watch(stop, abort, w, seen)

@@ -269,6 +269,15 @@ func (s *Server) lead(stop, abort context.Context) {
 
 func done(stop, abort context.Context) bool { return stop.Err() != nil || abort.Err() != nil }
 
+// sleep waits d on the server's clock, or less when stop or abort ends.
+func (s *Server) sleep(stop, abort context.Context, d time.Duration) {
+	select {
+	case <-s.clock.After(d):
+	case <-stop.Done():
+	case <-abort.Done():
+	}
+}
+
 // offer gives a trigger to t's schedule and wakes its worker.
 func (s *Server) offer(t *target, trig reconciler.Trigger) Decision {
 	t.mu.Lock()

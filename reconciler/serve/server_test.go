@@ -287,6 +287,17 @@ func (f *fixture) hook(tr webhook.Trigger, delivery string) int {
 	return resp.StatusCode
 }
 
+// stop stops the server and waits for Run to return (the test's cleanup
+// then finds it stopped).
+func (f *fixture) stop() {
+	f.t.Helper()
+	f.cancel()
+	if err := <-f.done; err != nil {
+		f.t.Errorf("Run: %v", err)
+	}
+	f.done <- nil
+}
+
 func (f *fixture) pushHook(sha string) int {
 	return f.hook(webhook.Trigger{Repo: "x", Ref: "refs/heads/main", SHA: sha, Event: "push"}, "")
 }
