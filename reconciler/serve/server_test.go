@@ -49,10 +49,12 @@ type fakePipeline struct {
 	ctxErrAtEnd map[string]error
 	// now is the fixture's clock.
 	now func() time.Time
+	// refuse holds the commits Reconcile refuses.
+	refuse map[string]bool
 }
 
 func newFake() *fakePipeline {
-	return &fakePipeline{block: map[string]chan struct{}{}, started: make(chan call, 100), ctxErrAtEnd: map[string]error{}, now: time.Now}
+	return &fakePipeline{block: map[string]chan struct{}{}, started: make(chan call, 100), ctxErrAtEnd: map[string]error{}, now: time.Now, refuse: map[string]bool{}}
 }
 
 func (f *fakePipeline) record(c call) {
@@ -89,8 +91,11 @@ func (f *fakePipeline) Reconcile(ctx context.Context, t reconciler.Target, trig 
 		f.mu.Unlock()
 	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse[trig.SHA] {
+		return &reconciler.Result{Target: t.Name, Trigger: trig, Commit: trig.SHA, LiveCommit: f.live, Refused: true, Started: start}, nil
+	}
 	f.live = trig.SHA
-	f.mu.Unlock()
 	return &reconciler.Result{Target: t.Name, Trigger: trig, Commit: trig.SHA, LiveCommit: trig.SHA, Applied: true, Started: start}, nil
 }
 
@@ -615,5 +620,23 @@ func TestStoreKeepsFiftyRuns(t *testing.T) {
 	a.Last[reconciler.Push] = reconciler.Result{}
 	if s.Snapshot().Targets[0].Last[reconciler.Push].Commit != "59" {
 		t.Error("changing a snapshot changed the store")
+	}
+}
+
+func TestANewLeaderReportsTheLiveCommitWhenTheHeadIsNotLive(t *testing.T) {
+	fake := newFake()
+	fake.live = "1111111111111111111111111111111111111111"
+	var head string
+	startFixture(t, "", fake, func(w *testbed.GitWork) {
+		head = w.Git("rev-parse", "HEAD")
+		fake.refuse[head] = true
+	})
+	if c := fake.next(t); c != (call{"reconcile", reconciler.Poll, head, 0}) {
+		t.Fatalf("first call %+v, want the head", c)
+	}
+	// The head was refused: the live commit's statuses, perhaps lost with
+	// the last leader's queue, get a drift report posted again.
+	if c := fake.next(t); c.Op != "drift" {
+		t.Fatalf("second call %+v, want a drift report of the live commit", c)
 	}
 }
