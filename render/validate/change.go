@@ -38,22 +38,29 @@ func Change(base, head *model.Model) []finding.Finding {
 // ingress-nginx's admission webhook refuses the new Ingress while the old
 // one still claims the route (ingress-nginx#6776, #8216), so the old one
 // has to be updated first.
+// A route several Ingresses of base claim (a duplicate Validate reports)
+// has not moved to any of them.
 func routesMoved(base, head *model.Model) []finding.Finding {
-	owner := map[[3]string]*model.Ingress{}
+	type route = [3]string
+	owner := map[route]*model.Ingress{}
+	claimed := map[route]map[finding.Object]bool{}
 	for i := range base.Ingresses {
 		in := &base.Ingresses[i]
 		for _, r := range in.Routes {
-			k := [3]string{r.Host, r.Path, pathType(r.PathType)}
+			k := route{r.Host, r.Path, pathType(r.PathType)}
 			if _, ok := owner[k]; !ok {
 				owner[k] = in
+				claimed[k] = map[finding.Object]bool{}
 			}
+			claimed[k][in.Object] = true
 		}
 	}
 	var fs []finding.Finding
 	for _, in := range head.Ingresses {
 		for _, r := range in.Routes {
-			old, ok := owner[[3]string{r.Host, r.Path, pathType(r.PathType)}]
-			if !ok || old.Object == in.Object {
+			k := route{r.Host, r.Path, pathType(r.PathType)}
+			old, ok := owner[k]
+			if !ok || claimed[k][in.Object] {
 				continue
 			}
 			f := at(in.Meta, finding.Info, CodeRouteMoved, r.Field,
@@ -100,7 +107,7 @@ func controlPlaneChange(base, head *model.Model) []finding.Finding {
 		unsafe(fmt.Sprintf("this change adds %s and removes %s: %d voting-member changes at once; etcd changes membership one member at a time, and each step must keep a quorum (split it into one change per member)",
 			list(added), list(removed), changes))
 	}
-	if nh < quorum.Majority(nb) {
+	if nb > 0 && nh < quorum.Majority(nb) { // a base with no members has no quorum to lose
 		unsafe(fmt.Sprintf("%d voting members would remain of %d, fewer than the current quorum of %d: etcd loses quorum during the change and stops accepting writes", nh, nb, quorum.Majority(nb)))
 	}
 	if nh == 2 && nb != 2 {
@@ -108,8 +115,8 @@ func controlPlaneChange(base, head *model.Model) []finding.Finding {
 	}
 	for i, m := range h.Members {
 		o, ok := oldM[m.Name]
-		if !ok {
-			continue
+		if !ok || newM[m.Name] != m {
+			continue // a later duplicate of a name, which Validate reports
 		}
 		var what []string
 		if o.Address != m.Address {
@@ -135,10 +142,13 @@ func controlPlaneChange(base, head *model.Model) []finding.Finding {
 	return fs
 }
 
+// members indexes cp's members by name; of duplicates, the first counts.
 func members(cp *model.ControlPlane) map[string]model.Member {
 	out := map[string]model.Member{}
 	for _, m := range cp.Members {
-		out[m.Name] = m
+		if _, ok := out[m.Name]; !ok {
+			out[m.Name] = m
+		}
 	}
 	return out
 }
