@@ -73,15 +73,22 @@ func (m *Manager) observe(ctx context.Context, objs []render.Object, inv string,
 func (m *Manager) listLabelled(ctx context.Context, kinds map[schema.GroupKind]bool, selector string, concurrency int) (map[ID]liveMeta, error) {
 	var mu sync.Mutex
 	out := map[ID]liveMeta{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
+	var mapErr error
 	for gk := range kinds {
 		mp, err := m.mapping(gk, "")
 		if meta.IsNoMatchError(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("kind %s: %w", gk, explain(err))
+			// The lists already started write into out: stop them and
+			// wait for them below before returning.
+			mapErr = fmt.Errorf("kind %s: %w", gk, explain(err))
+			cancel()
+			break
 		}
 		g.Go(func() error {
 			l, err := m.meta.Resource(mp.Resource).List(gctx, metav1.ListOptions{LabelSelector: selector})
@@ -102,8 +109,12 @@ func (m *Manager) listLabelled(ctx context.Context, kinds map[schema.GroupKind]b
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	werr := g.Wait()
+	if mapErr != nil {
+		return nil, mapErr
+	}
+	if werr != nil {
+		return nil, werr
 	}
 	return out, nil
 }
