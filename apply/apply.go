@@ -288,7 +288,7 @@ type applyMode struct {
 func (m *Manager) applyOne(ctx context.Context, d *desired, mode applyMode, wait time.Duration) (*applied, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		mp, err := m.mapping(d.gvk.GroupKind(), d.gvk.Version)
+		mp, err := m.mapping(ctx, d.gvk.GroupKind(), d.gvk.Version)
 		if err == nil {
 			var out *applied
 			out, err = m.patch(ctx, mp, d, mode)
@@ -389,7 +389,7 @@ func (m *Manager) waitEstablished(ctx context.Context, ds []*desired, opts Optio
 		if !isCRD(d.id.GroupKind()) {
 			continue
 		}
-		r, err := m.resource(d.gvk, "")
+		r, err := m.resource(ctx, d.gvk, "")
 		if err != nil {
 			errs = append(errs, &ObjectError{File: d.file, Object: d.id, Err: explain(err)})
 			continue
@@ -495,7 +495,7 @@ func (m *Manager) pruneOne(ctx context.Context, e Entry, live map[ID]liveMeta, d
 	if l.annotations[AnnotationPrune] == PruneDisabled {
 		return Kept, nil
 	}
-	r, err := m.resource(schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}, e.Namespace)
+	r, err := m.resource(ctx, schema.GroupVersionKind{Group: e.Group, Version: e.Version, Kind: e.Kind}, e.Namespace)
 	if meta.IsNoMatchError(err) {
 		return "", nil
 	}

@@ -150,7 +150,7 @@ func (m *Manager) diffOne(ctx context.Context, d *desired) (*ObjectDiff, error) 
 		return nil, err
 	}
 	merged := out.object
-	r, err := m.resource(d.gvk, d.id.Namespace)
+	r, err := m.resource(ctx, d.gvk, d.id.Namespace)
 	if err != nil {
 		return nil, &ObjectError{File: d.file, Object: d.id, Err: explain(err)}
 	}

@@ -24,7 +24,9 @@ const (
 	acceptDiscovery  = acceptAggregated + ",application/json"
 )
 
-// discoveryTimeout bounds one discovery of all groups.
+// discoveryTimeout bounds one discovery of all groups, within the
+// caller's context: a server that accepts and never answers must not hang
+// mooring.
 const discoveryTimeout = time.Minute
 
 // discoveryMapper maps kinds to resources from the API server's discovery,
@@ -34,27 +36,49 @@ const discoveryTimeout = time.Minute
 // scheme alone cost every mooring command a fifth of its start-up.
 type discoveryMapper struct {
 	rest rest.Interface
-	mu   sync.Mutex
-	m    *meta.DefaultRESTMapper
+	// sem lets one lookup at a time discover; the others wait for it, or
+	// for their own context to end (a mutex could not stop waiting).
+	sem chan struct{}
+	mu  sync.Mutex // guards m
+	m   *meta.DefaultRESTMapper
+}
+
+func newDiscoveryMapper(rc rest.Interface) *discoveryMapper {
+	return &discoveryMapper{rest: rc, sem: make(chan struct{}, 1)}
+}
+
+func (d *discoveryMapper) mapper() *meta.DefaultRESTMapper {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m
 }
 
 // RESTMapping returns the mapping of gk at the first of versions served
-// (the preferred version when none is given).
-func (d *discoveryMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.m == nil {
-		// Lookups carry no context; a server that accepts and never answers
-		// must still not hang mooring.
-		ctx, cancel := context.WithTimeout(context.Background(), discoveryTimeout)
-		defer cancel()
-		m, err := discover(ctx, d.rest, acceptDiscovery)
-		if err != nil {
-			return nil, err
+// (the preferred version when none is given), discovering first if needed;
+// it stops when ctx ends.
+func (d *discoveryMapper) RESTMapping(ctx context.Context, gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	m := d.mapper()
+	if m == nil {
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("discovery: %w", ctx.Err())
 		}
-		d.m = m
+		defer func() { <-d.sem }()
+		// Another lookup may have discovered while this one waited.
+		if m = d.mapper(); m == nil {
+			dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+			defer cancel()
+			var err error
+			if m, err = discover(dctx, d.rest, acceptDiscovery); err != nil {
+				return nil, err
+			}
+			d.mu.Lock()
+			d.m = m
+			d.mu.Unlock()
+		}
 	}
-	return d.m.RESTMapping(gk, versions...)
+	return m.RESTMapping(gk, versions...)
 }
 
 // Reset forgets what was discovered: a kind served since (a CRD applied a

@@ -1,13 +1,21 @@
 package apply_test
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 
 	"github.com/mooringhq/mooring/apply"
+	"github.com/mooringhq/mooring/render"
 )
 
 // TestDiscovery maps kinds on the real API server, from aggregated
@@ -49,6 +57,59 @@ func TestDiscovery(t *testing.T) {
 		}
 		if _, err := m.RESTMapping(schema.GroupKind{Group: "example.com", Kind: "Nothing"}); !meta.IsNoMatchError(err) {
 			t.Errorf("legacy=%v: unknown kind: %v, want a no-match error", legacy, err)
+		}
+	}
+}
+
+// TestDiscoveryStopsWithContext points a Manager at a server that accepts
+// and never answers: an apply waiting for discovery, and another waiting
+// for the first one's discovery, both stop when their context is cancelled
+// (Ctrl-C), long before discovery's own one-minute bound.
+func TestDiscoveryStopsWithContext(t *testing.T) {
+	asked := make(chan struct{}, 16)
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) })
+	m, err := apply.New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []render.Object{{File: "cm.yaml", Object: &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c", "namespace": "default"}}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			opts := apply.DefaultOptions()
+			opts.Inventory = "discovery-test"
+			_, err := m.Apply(ctx, objs, opts)
+			done <- err
+		}()
+	}
+	select {
+	case <-asked: // discovery is under way: one apply holds it, the other waits
+	case err := <-done:
+		t.Fatalf("apply ended before asking the server anything: %v", err)
+	}
+	cancel()
+	// Discovery's own bound is a minute; half of it is far more than a
+	// cancelled apply needs on any machine.
+	deadline := time.After(30 * time.Second)
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("apply after cancel = %v, want context.Canceled", err)
+			}
+		case <-deadline:
+			t.Fatal("a cancelled apply is still waiting for discovery")
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (m *Manager) Observe(ctx context.Context, objs []render.Object, inventory s
 // Conflict whose causes name the manager and the field.
 func (m *Manager) DryRun(ctx context.Context, o Observed, force bool) (*unstructured.Unstructured, error) {
 	d := &desired{file: o.File, id: o.ID, gvk: o.GVK, obj: o.Desired}
-	r, err := m.resource(d.gvk, d.id.Namespace)
+	r, err := m.resource(ctx, d.gvk, d.id.Namespace)
 	if err != nil {
 		return nil, &ObjectError{File: d.file, Object: d.id, Err: explain(err)}
 	}
@@ -84,7 +84,7 @@ func (m *Manager) DryRun(ctx context.Context, o Observed, force bool) (*unstruct
 
 // Get reads one live object; a missing one is (nil, nil).
 func (m *Manager) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
-	r, err := m.resource(gvk, namespace)
+	r, err := m.resource(ctx, gvk, namespace)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", gvk.Kind, explain(err))
 	}
@@ -101,7 +101,7 @@ func (m *Manager) Get(ctx context.Context, gvk schema.GroupVersionKind, namespac
 // List lists the objects of kind gk matching selector (full objects).
 // A kind the server does not serve has none.
 func (m *Manager) List(ctx context.Context, gk schema.GroupKind, selector string) ([]unstructured.Unstructured, error) {
-	mp, err := m.mapping(gk, "")
+	mp, err := m.mapping(ctx, gk, "")
 	if err != nil {
 		return nil, nil //nolint:nilerr // a kind that is not served has no objects
 	}

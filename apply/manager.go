@@ -10,6 +10,7 @@
 package apply
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -69,14 +70,16 @@ func New(cfg *rest.Config) (*Manager, error) {
 	}
 	// One aggregated discovery round trip maps every kind; a kind it lacks
 	// (a CRD applied moments ago) makes it discover again (rediscover).
-	return NewWith(dyn, rc, md, &discoveryMapper{rest: rc}, slog.Default()), nil
+	return NewWith(dyn, rc, md, newDiscoveryMapper(rc), slog.Default()), nil
 }
 
-// KindMapper maps a kind to its resource; meta.RESTMapper is one. A
-// KindMapper that also has a Reset method is reset when a kind is missing,
-// so kinds of CRDs applied since are found.
+// KindMapper maps a kind to its resource. A KindMapper that also has a
+// Reset method is reset when a kind is missing, so kinds of CRDs applied
+// since are found.
 type KindMapper interface {
-	RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error)
+	// RESTMapping returns the mapping of gk at the first of versions
+	// served; ctx bounds the discovery it may need.
+	RESTMapping(ctx context.Context, gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error)
 }
 
 // NewWith returns a Manager using the given clients.
@@ -86,7 +89,7 @@ func NewWith(dyn dynamic.Interface, rc rest.Interface, md metadata.Interface, ma
 }
 
 // mapping returns the REST mapping of gk at version (any version when "").
-func (m *Manager) mapping(gk schema.GroupKind, version string) (*meta.RESTMapping, error) {
+func (m *Manager) mapping(ctx context.Context, gk schema.GroupKind, version string) (*meta.RESTMapping, error) {
 	m.mu.Lock()
 	mp, ok := m.mappings[gk]
 	m.mu.Unlock()
@@ -97,9 +100,9 @@ func (m *Manager) mapping(gk schema.GroupKind, version string) (*meta.RESTMappin
 	if version != "" {
 		vs = []string{version}
 	}
-	mp, err := m.mapper.RESTMapping(gk, vs...)
+	mp, err := m.mapper.RESTMapping(ctx, gk, vs...)
 	if meta.IsNoMatchError(err) && m.rediscover() {
-		mp, err = m.mapper.RESTMapping(gk, vs...)
+		mp, err = m.mapper.RESTMapping(ctx, gk, vs...)
 	}
 	if err != nil {
 		return nil, err
@@ -133,12 +136,12 @@ func (m *Manager) rediscover() bool {
 
 // namespacedFunc returns a scope lookup that knows the kinds the desired
 // CRDs define before they are installed.
-func (m *Manager) namespacedFunc(crds map[schema.GroupKind]bool) func(schema.GroupKind) (bool, error) {
+func (m *Manager) namespacedFunc(ctx context.Context, crds map[schema.GroupKind]bool) func(schema.GroupKind) (bool, error) {
 	return func(gk schema.GroupKind) (bool, error) {
 		if ns, ok := crds[gk]; ok {
 			return ns, nil
 		}
-		mp, err := m.mapping(gk, "")
+		mp, err := m.mapping(ctx, gk, "")
 		if err != nil {
 			return false, fmt.Errorf("kind %s is not served by the API server: %w", gk, explain(err))
 		}
@@ -147,8 +150,8 @@ func (m *Manager) namespacedFunc(crds map[schema.GroupKind]bool) func(schema.Gro
 }
 
 // resource returns the dynamic client for d's kind and namespace.
-func (m *Manager) resource(gvk schema.GroupVersionKind, ns string) (dynamic.ResourceInterface, error) {
-	mp, err := m.mapping(gvk.GroupKind(), gvk.Version)
+func (m *Manager) resource(ctx context.Context, gvk schema.GroupVersionKind, ns string) (dynamic.ResourceInterface, error) {
+	mp, err := m.mapping(ctx, gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func (s *state) unchanged(d *desired) bool {
 // observe prepares objs for inventory inv and reads the inventory and, with
 // one metadata-only LIST per kind, the live objects labelled for it.
 func (m *Manager) observe(ctx context.Context, objs []render.Object, inv string, concurrency int) (*state, error) {
-	ds, err := prepare(objs, inv, m.namespacedFunc(crdScopes(objs)))
+	ds, err := prepare(objs, inv, m.namespacedFunc(ctx, crdScopes(objs)))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (m *Manager) listLabelled(ctx context.Context, kinds map[schema.GroupKind]b
 	g.SetLimit(concurrency)
 	var mapErr error
 	for gk := range kinds {
-		mp, err := m.mapping(gk, "")
+		mp, err := m.mapping(ctx, gk, "")
 		if meta.IsNoMatchError(err) {
 			continue
 		}

@@ -39,12 +39,11 @@ func (h *holdTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // brokenMapper maps every kind to ConfigMaps except "Broken", whose lookup
 // fails, once a list is under way when it is not the first lookup.
 type brokenMapper struct {
-	ctx     context.Context
 	started chan struct{}
 	lookups atomic.Int32
 }
 
-func (b *brokenMapper) RESTMapping(gk schema.GroupKind, _ ...string) (*meta.RESTMapping, error) {
+func (b *brokenMapper) RESTMapping(ctx context.Context, gk schema.GroupKind, _ ...string) (*meta.RESTMapping, error) {
 	first := b.lookups.Add(1) == 1
 	if gk.Kind != "Broken" {
 		return &meta.RESTMapping{Resource: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"},
@@ -53,7 +52,7 @@ func (b *brokenMapper) RESTMapping(gk schema.GroupKind, _ ...string) (*meta.REST
 	if !first {
 		select {
 		case <-b.started:
-		case <-b.ctx.Done():
+		case <-ctx.Done():
 		}
 	}
 	return nil, errors.New("discovery failed")
@@ -81,7 +80,7 @@ func TestListLabelledStopsOnError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := apply.NewWith(dyn, nil, md, &brokenMapper{ctx: t.Context(), started: h.started}, slog.Default())
+		m := apply.NewWith(dyn, nil, md, &brokenMapper{started: h.started}, slog.Default())
 		if _, err := m.ListLabelled(t.Context(), kinds, 64); err == nil {
 			t.Fatalf("round %d: no error for the broken kind", round)
 		}
