@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/manifest"
 	"github.com/mooringhq/mooring/render"
 )
 
@@ -168,7 +169,7 @@ func (m *Manager) diffOne(ctx context.Context, d *desired) (*ObjectDiff, error) 
 // managedFields, status, resourceVersion, uid, generation and
 // creationTimestamp and masking Secret values; nil when they are equal.
 func Compare(file string, ref finding.Object, live, merged *unstructured.Unstructured) *ObjectDiff {
-	secret := ref.Kind == "Secret" && (ref.APIVersion == "v1" || ref.APIVersion == "")
+	secret := manifest.IsSecret(ref.APIVersion, ref.Kind)
 	m := clean(merged, secret)
 	od := &ObjectDiff{File: file, Object: ref, merged: m}
 	if live == nil {
@@ -202,13 +203,7 @@ func clean(u *unstructured.Unstructured, secret bool) map[string]any {
 		unstructured.RemoveNestedField(c, "metadata", f)
 	}
 	if secret {
-		for _, k := range []string{"data", "stringData"} {
-			if vals, ok := c[k].(map[string]any); ok {
-				for key, v := range vals {
-					vals[key] = "*** " + hashValue(v)
-				}
-			}
-		}
+		manifest.MaskSecret(c, func(_, _ string, v any) any { return manifest.Masked + " " + hashValue(v) })
 	}
 	return c
 }
@@ -232,13 +227,7 @@ func maskChanged(od *ObjectDiff) {
 		}
 	}
 	for _, obj := range []map[string]any{od.live, od.merged} {
-		for _, k := range []string{"data", "stringData"} {
-			if vals, ok := obj[k].(map[string]any); ok {
-				for key := range vals {
-					vals[key] = "***"
-				}
-			}
-		}
+		manifest.MaskSecret(obj, func(string, string, any) any { return manifest.Masked })
 	}
 	// A value that changed must still show as changed in unified output.
 	for _, f := range od.Fields {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mooringhq/mooring/manifest"
 )
 
 // markerPrefix starts the hidden HTML comment that tags mooring's comments.
@@ -73,7 +75,7 @@ func UpsertComment(ctx context.Context, s CommentStore, c Comment, limit int) er
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	parts := Split(c.Key, MaskSecrets(c.Body), limit)
+	parts := Split(c.Key, manifest.MaskSecretsText(c.Body), limit)
 	existing, err := s.ListComments(ctx, c.Repo, c.PR)
 	if err != nil {
 		return fmt.Errorf("list comments of %s#%d: %w", c.Repo, c.PR, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/manifest"
 )
 
 // StateOf returns the commit status state of a report: error when the run
@@ -86,7 +87,7 @@ func Markdown(r finding.Report) string {
 		b.WriteString("\n")
 	}
 	if r.Body != "" {
-		b.WriteString(MaskSecrets(r.Body))
+		b.WriteString(manifest.MaskSecretsText(r.Body))
 		if !strings.HasSuffix(r.Body, "\n") {
 			b.WriteString("\n")
 		}

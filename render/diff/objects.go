@@ -35,12 +35,9 @@ type ObjectChange struct {
 	Diff string `json:"diff"`
 }
 
-// masked is shown instead of a Secret value; changedMask marks a value that
-// differs from the other revision's, so a rotated secret is still visible.
-const (
-	masked      = "***"
-	changedMask = "*** (changed)"
-)
+// changedMask marks a Secret value that differs from the other
+// revision's, so a rotated secret is still visible.
+const changedMask = manifest.Masked + " (changed)"
 
 // id identifies an object across revisions: group (not version), kind,
 // namespace and name, the way the API server does.
@@ -124,7 +121,7 @@ func toYAML(o, base *unstructured.Unstructured) string {
 		return ""
 	}
 	obj := o.Object
-	if o.GetKind() == "Secret" && (o.GetAPIVersion() == "v1") {
+	if manifest.IsSecret(o.GetAPIVersion(), o.GetKind()) {
 		obj = maskSecret(o, base)
 	}
 	data, err := yaml.Marshal(obj)
@@ -134,24 +131,19 @@ func toYAML(o, base *unstructured.Unstructured) string {
 	return string(data)
 }
 
+// maskSecret copies o with its values masked, marking those that differ
+// from base's (when base is given).
 func maskSecret(o, base *unstructured.Unstructured) map[string]any {
 	c := o.DeepCopy().Object
-	for _, field := range []string{"data", "stringData"} {
-		vals, ok := c[field].(map[string]any)
-		if !ok {
-			continue
+	manifest.MaskSecret(c, func(field, key string, v any) any {
+		if base == nil {
+			return manifest.Masked
 		}
-		var old map[string]any
-		if base != nil {
-			old, _ = base.Object[field].(map[string]any)
+		old, _ := base.Object[field].(map[string]any)
+		if ov, ok := old[key]; !ok || !reflect.DeepEqual(ov, v) {
+			return changedMask
 		}
-		for k, v := range vals {
-			if ov, ok := old[k]; base != nil && (!ok || !reflect.DeepEqual(ov, v)) {
-				vals[k] = changedMask
-			} else {
-				vals[k] = masked
-			}
-		}
-	}
+		return manifest.Masked
+	})
 	return c
 }
