@@ -11,8 +11,10 @@ import (
 
 // ReadFile reads rendered YAML or JSON objects from the file name ("-" is
 // standard input), as kubectl apply -f does: documents separated by
-// "---", a List's items one by one, empty documents skipped. Each object's
-// File is name.
+// "---", a List's items one by one, empty documents skipped. Every object
+// must have a kind: an error names the file, the document and, in a List,
+// the item. Each object's File is name. It is mooring's one reader of
+// manifest files (live diffs, the agent's --file, reconciler targets).
 func ReadFile(name string) ([]Object, error) {
 	if name == "-" {
 		return Read(os.Stdin, name)
@@ -46,9 +48,15 @@ func Read(r io.Reader, name string) ([]Object, error) {
 				return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
 			}
 			for j := range l.Items {
+				if l.Items[j].GetKind() == "" {
+					return nil, fmt.Errorf("%s: document %d: item %d of the List: no kind", name, i, j+1)
+				}
 				out = append(out, Object{File: name, Object: &l.Items[j]})
 			}
 			continue
+		}
+		if _, ok := m["kind"].(string); !ok {
+			return nil, fmt.Errorf("%s: document %d: no kind", name, i)
 		}
 		out = append(out, Object{File: name, Object: u})
 	}

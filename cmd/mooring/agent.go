@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,10 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/manifest"
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/sources"
@@ -47,7 +44,7 @@ func (f *modelFlags) load(cmd *cobra.Command) (*model.Model, *sources.Revision, 
 	rev := &sources.Revision{Repo: f.file}
 	if f.file != "" {
 		var err error
-		if objs, err = readObjects(f.file); err != nil {
+		if objs, err = manifest.ReadFile(f.file); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -67,33 +64,6 @@ func (f *modelFlags) load(cmd *cobra.Command) (*model.Model, *sources.Revision, 
 		}
 	}
 	return m, rev, nil
-}
-
-// readObjects decodes every YAML (or JSON) document of a local file.
-func readObjects(path string) ([]render.Object, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(f), 4096)
-	var objs []render.Object
-	for i := 0; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs, nil
-			}
-			return nil, fmt.Errorf("%s: document %d: %w", path, i+1, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		if _, ok := m["kind"].(string); !ok {
-			return nil, fmt.Errorf("%s: document %d: no kind", path, i+1)
-		}
-		objs = append(objs, render.Object{File: path, Object: &unstructured.Unstructured{Object: m}})
-	}
 }
 
 // agentFlags are `mooring agent`'s own flags.
