@@ -52,6 +52,24 @@ func (b *binding) bind() error {
 	return nil
 }
 
+// present reports whether the address is bound on the link.
+func (b *binding) present() (bool, error) {
+	family := netlink.FAMILY_V4
+	if b.addr.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := netlink.AddrList(b.link, family)
+	if err != nil {
+		return false, fmt.Errorf("list addresses of %s: %w", b.link.Attrs().Name, err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == b.addr {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // unbind removes the address; an address that is not there is not an error.
 func (b *binding) unbind() error {
 	err := netlink.AddrDel(b.link, b.nl())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,6 +32,12 @@ type Options struct {
 	// Readyz is the local API server's readiness URL; "" makes every node
 	// eligible.
 	Readyz string
+	// Watchdog is the command of the watchdog process (this binary's
+	// hidden `agent watchdog`, see RunWatchdog), which removes the VIP and
+	// tells the peers when the agent dies without releasing it. Empty: no
+	// watchdog; a crashed agent's VIP then stays bound until its lifetime
+	// ends.
+	Watchdog []string
 	// Log receives the agent's actions. Default slog.Default().
 	Log *slog.Logger
 }
@@ -101,6 +108,28 @@ func (a *Agent) Run(ctx context.Context) error {
 	el, err := election.New(cli, eopts)
 	if err != nil {
 		return fmt.Errorf("vip agent: %w", err)
+	}
+	if len(a.opts.Watchdog) > 0 {
+		if os.Getpid() == 1 {
+			log.Warn("the agent runs as PID 1: its watchdog dies with it, so a crash leaves the VIP bound until its lifetime ends; run it under an init (shareProcessNamespace: true, or tini)")
+		}
+		wctx, stopWatchdog := context.WithCancel(context.WithoutCancel(ctx))
+		started := make(chan error, 1)
+		wdone := make(chan struct{})
+		go func() {
+			defer close(wdone)
+			a.runWatchdog(wctx, started)
+		}()
+		if err := <-started; err != nil {
+			stopWatchdog()
+			<-wdone
+			return fmt.Errorf("vip agent: start watchdog %v: %w", a.opts.Watchdog, err)
+		}
+		// After the VIP is released: the watchdog then finds it gone.
+		defer func() {
+			stopWatchdog()
+			<-wdone
+		}()
 	}
 	log.Info("agent started", "vip", a.opts.Hold.Address, "interface", a.opts.Hold.Interface, "node", eopts.Node, "peers", eopts.Peers)
 	err = el.Run(ctx, a.holder.Hold)

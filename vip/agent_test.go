@@ -1,7 +1,11 @@
 package vip_test
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"slices"
 	"strings"
 	"syscall"
@@ -41,18 +45,42 @@ func TestAgentIPv4(t *testing.T) {
 		owner = next
 	})
 
-	t.Run("SIGKILL: another node takes over", func(t *testing.T) {
+	t.Run("SIGKILL: the watchdog removes the VIP and another node takes over", func(t *testing.T) {
 		c.t = t
+		killed := c.nodes[owner]
 		c.agents[owner].Kill()
-		eventually(t, 15*time.Second, "another node binds the VIP", func() bool {
-			b := c.bound()
-			return slices.ContainsFunc(b, func(i int) bool { return i != owner })
+		c.eventually(15*time.Second, "the killed agent's watchdog removes the VIP", func() bool {
+			return !hostHas(t, killed, c.vip) && strings.Contains(c.agents[owner].Output(), "the agent is gone")
 		})
-		// The killed agent's address expires by its kernel lifetime; then
-		// exactly one node answers.
 		next := c.owner(15 * time.Second)
 		if next == owner {
-			t.Fatalf("owner is still the killed node %s", c.nodes[owner].Name)
+			t.Fatalf("owner is still the killed node %s", killed.Name)
+		}
+		c.startAgent(owner)
+		owner = next
+	})
+
+	t.Run("SIGKILL of agent and watchdog together: the lifetime ends the old binding before the successor binds", func(t *testing.T) {
+		c.t = t
+		killed := c.nodes[owner]
+		wd := c.watchdogPID(owner)
+		// As a container's whole cgroup is killed: nothing is left on the
+		// node to remove the VIP.
+		if err := syscall.Kill(wd, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.agents[owner].Kill()
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) && hostHas(t, killed, c.vip) {
+			if b := c.bound(); len(b) > 1 {
+				c.dumpLogs()
+				t.Fatalf("%v hold the VIP at once", c.names(b))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		next := c.owner(15 * time.Second)
+		if next == owner {
+			t.Fatalf("owner is still the killed node %s", killed.Name)
 		}
 		c.startAgent(owner)
 		owner = next
@@ -157,4 +185,25 @@ func TestAgentIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drift arp over NDP: %v\n%s", err, out)
 	}
+}
+
+// watchdogPID returns the pid of the agent's watchdog (its only child).
+func (c *cluster) watchdogPID(i int) int {
+	c.t.Helper()
+	agent := c.agents[i]
+	var pid int
+	c.eventually(10*time.Second, "the agent's watchdog runs", func() bool {
+		// Each thread lists the children it forked.
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", agent.Cmd.Process.Pid))
+		for _, file := range files {
+			b, _ := os.ReadFile(file)
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				var err error
+				pid, err = strconv.Atoi(f[0])
+				return err == nil
+			}
+		}
+		return false
+	})
+	return pid
 }

@@ -258,6 +258,19 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// eventually is the package's eventually, with every agent's log on failure.
+func (c *cluster) eventually(within time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.dumpLogs()
+			c.t.Fatalf("timed out after %v waiting for: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // eventually polls cond every 50 ms until it holds or within passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()

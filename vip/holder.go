@@ -97,6 +97,10 @@ type Holder struct {
 	ifi       *net.Interface
 	b         *binding
 	conflicts atomic.Int64
+	holding   atomic.Bool
+	// announced, when set, is called after the first announcement of each
+	// Hold: the end of a takeover.
+	announced func()
 }
 
 // NewHolder looks up the interface; it binds nothing until Hold.
@@ -120,8 +124,17 @@ func NewHolder(opts HoldOptions) (*Holder, error) {
 // the VIP (each time, the VIP was not bound).
 func (h *Holder) Conflicts() int64 { return h.conflicts.Load() }
 
+// Holding reports whether this holder has the VIP bound.
+func (h *Holder) Holding() bool { return h.holding.Load() }
+
 // Release removes the VIP from the link if it is there.
-func (h *Holder) Release() error { return h.b.unbind() }
+func (h *Holder) Release() error {
+	err := h.b.unbind()
+	if err == nil {
+		h.holding.Store(false)
+	}
+	return err
+}
 
 // DuplicateOwner is the finding a holder reports when its probe finds the
 // VIP answered by other MACs.
@@ -141,7 +154,7 @@ func DuplicateOwner(vip netip.Addr, iface string, macs []string) finding.Finding
 func (h *Holder) Hold(ctx context.Context) {
 	log := h.opts.Log.With("vip", h.opts.Address, "interface", h.opts.Interface)
 	defer func() {
-		if err := h.b.unbind(); err != nil {
+		if err := h.Release(); err != nil {
 			log.Error("release failed", "err", err)
 			return
 		}
@@ -154,6 +167,7 @@ func (h *Holder) Hold(ctx context.Context) {
 		log.Error("bind failed", "err", err)
 		return
 	}
+	h.holding.Store(true)
 	log.Info("bound the VIP")
 
 	removed := make(chan struct{}, 1)
@@ -166,6 +180,7 @@ func (h *Holder) Hold(ctx context.Context) {
 	}()
 
 	left := h.opts.Announcements
+	first := true
 	next := time.Now()
 	refresh := time.NewTicker(h.opts.Refresh)
 	defer refresh.Stop()
@@ -179,13 +194,36 @@ func (h *Holder) Hold(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			log.Warn("the VIP was removed from the interface; adding it back")
+			// Removed by hand, or expired because this agent stalled for
+			// longer than the lifetime: then another node may have taken
+			// over meanwhile, so probe again before adding it back.
+			log.Warn("the VIP was removed from the interface; probing, then adding it back")
+			h.holding.Store(false)
+			if !h.probe(ctx, log) {
+				return
+			}
 			if err := h.b.bind(); err != nil {
 				log.Error("re-bind failed", "err", err)
+				continue
 			}
+			h.holding.Store(true)
 			left, next = h.opts.Announcements, time.Now()
 			timer.Reset(0)
 		case <-refresh.C:
+			// Renew the lifetime only of an address still there; a missing
+			// one is the removal case above (its event may be queued).
+			ok, err := h.b.present()
+			if err != nil {
+				log.Error("refresh failed", "err", err)
+				continue
+			}
+			if !ok {
+				select {
+				case removed <- struct{}{}:
+				default:
+				}
+				continue
+			}
 			if err := h.b.bind(); err != nil {
 				log.Error("refresh failed", "err", err)
 			}
@@ -196,7 +234,10 @@ func (h *Holder) Hold(ctx context.Context) {
 			}
 			if err := neigh.Announce(h.ifi, h.opts.Address); err != nil {
 				log.Warn("announce failed", "err", err)
+			} else if first && h.announced != nil {
+				h.announced()
 			}
+			first = false
 			gap := h.opts.AnnounceInterval
 			if left > 1 {
 				left--

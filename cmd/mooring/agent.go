@@ -91,6 +91,7 @@ type agentFlags struct {
 	printConfig   bool
 	keyFile       string
 	maxSkew       time.Duration
+	watchdog      bool
 }
 
 func init() {
@@ -155,6 +156,7 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.StringVar(&f.node, "node-name", host, "this node's name (a ControlPlane member name)")
 	fs.StringSliceVar(&f.peers, "peers", nil, "other control-plane nodes' addresses (address or address:port) for heartbeats; default: the ControlPlane's other members")
 	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
+	fs.BoolVar(&f.watchdog, "watchdog", true, "run a watchdog process that removes the VIP and tells the peers at once if the agent dies without releasing it")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the heartbeat key all control-plane nodes share (at least 16 bytes, e.g. openssl rand -hex 32); required with peers")
 	fs.DurationVar(&f.maxSkew, "heartbeat-max-skew", 2*time.Second, "a heartbeat whose time is further than this from the node's clock is taken for a replay")
 	fs.StringSliceVar(&f.etcd, "etcd-endpoints", nil, "this node's own etcd member (never the VIP); default: the member's clientURL, else http://127.0.0.1:2379")
@@ -171,6 +173,15 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the resolved VIP, peers and endpoints and exit")
 	fs.BoolVar(&f.leaderAway, "etcd-leader-away", true, "the holder moves etcd's Raft leadership to another member, so one node's failure never costs both")
 	fs.DurationVar(&f.announceEvery, "announce-interval", time.Second, "gratuitous ARP / neighbor advertisement interval while holding")
+	cmd.AddCommand(&cobra.Command{
+		Use:    "watchdog",
+		Short:  "The agent's watchdog process (started by the agent itself)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return vip.RunWatchdog(os.Stdin, slog.Default().With("component", "vip-watchdog"))
+		},
+	})
 	rootCmd.AddCommand(cmd)
 }
 
@@ -279,7 +290,15 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	hopts.ProbeWindow = f.probeWindow
 	hopts.Lifetime = f.lifetime
 	hopts.AnnounceInterval = f.announceEvery
-	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, Log: log}, nil
+	var watchdog []string
+	if f.watchdog {
+		exe, err := os.Executable()
+		if err != nil {
+			return vip.Options{}, fmt.Errorf("watchdog: this binary's path: %w", err)
+		}
+		watchdog = []string{exe, "agent", "watchdog"}
+	}
+	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, Watchdog: watchdog, Log: log}, nil
 }
 
 func anyHTTPS(urls []string) bool {
