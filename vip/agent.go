@@ -32,12 +32,17 @@ type Options struct {
 	// Readyz is the local API server's readiness URL; "" makes every node
 	// eligible.
 	Readyz string
+	// ReadyzInterval is how often Readyz is checked. Default 1 s.
+	ReadyzInterval time.Duration
 	// Watchdog is the command of the watchdog process (this binary's
 	// hidden `agent watchdog`, see RunWatchdog), which removes the VIP and
 	// tells the peers when the agent dies without releasing it. Empty: no
 	// watchdog; a crashed agent's VIP then stays bound until its lifetime
 	// ends.
 	Watchdog []string
+	// MetricsAddr is where Prometheus metrics are served (/metrics), e.g.
+	// 127.0.0.1:9464; "" serves none.
+	MetricsAddr string
 	// Log receives the agent's actions. Default slog.Default().
 	Log *slog.Logger
 }
@@ -99,15 +104,35 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	eopts := a.opts.Election
 	if a.opts.Readyz != "" {
-		r := NewReadiness(a.opts.Readyz, time.Second, log)
+		r := NewReadiness(a.opts.Readyz, a.opts.ReadyzInterval, log)
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() { _ = r.Run(rctx) }()
 		eopts.Eligible = r.Eligible
 	}
+	var m *metrics
+	if a.opts.MetricsAddr != "" {
+		m = newMetrics(a.holder)
+		next := eopts.OnState
+		eopts.OnState = func(s election.State, why string) {
+			m.onState(s, why)
+			if next != nil {
+				next(s, why)
+			}
+		}
+	}
 	el, err := election.New(cli, eopts)
 	if err != nil {
 		return fmt.Errorf("vip agent: %w", err)
+	}
+	if m != nil {
+		m.el = el
+		a.holder.announced = m.announced
+		stop, err := m.serve(ctx, a.opts.MetricsAddr, log)
+		if err != nil {
+			return fmt.Errorf("vip agent: %w", err)
+		}
+		defer stop()
 	}
 	if len(a.opts.Watchdog) > 0 {
 		if os.Getpid() == 1 {

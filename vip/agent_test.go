@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +19,50 @@ import (
 // TestAgentIPv4 runs three real agents with a real etcd cluster in network
 // namespaces and breaks the owner in every way the agent must survive.
 func TestAgentIPv4(t *testing.T) {
-	c := newCluster(t, netip.MustParseAddr("198.51.100.10"))
+	c := newCluster(t, netip.MustParseAddr("198.51.100.10"), "--metrics-addr", "127.0.0.1:9464")
 	owner := c.owner(30 * time.Second)
+
+	t.Run("metrics and state changes", func(t *testing.T) {
+		c.t = t
+		follower := (owner + 1) % len(c.nodes)
+		// A beat from a peer's address made without the key.
+		forged := []byte(`{"node":"n9","holding":true,"seq":1}0123456789abcdef0123456789abcdef`)
+		sendUDP(t, c.nodes[follower], netip.AddrPortFrom(nodeAddr4(owner), 6444), forged)
+		c.eventually(10*time.Second, "the owner's metrics show it holding, its takeover, its peers' beats and the forged one", func() bool {
+			m := scrape(t, c.nodes[owner], "127.0.0.1:9464")
+			for _, want := range []string{
+				"mooring_vip_holding 1",
+				`mooring_vip_state{state="holder"} 1`,
+				"mooring_vip_elections_won_total 1",
+				"mooring_vip_takeover_seconds_count 1",
+				fmt.Sprintf(`mooring_vip_heartbeats_rejected_total{peer="%s",reason="bad-mac"} 1`, nodeAddr4(follower)),
+			} {
+				if !strings.Contains(m, want) {
+					t.Logf("owner's metrics lack %q", want)
+					return false
+				}
+			}
+			for i := range c.nodes {
+				if i != owner && !regexp.MustCompile(fmt.Sprintf(`mooring_vip_heartbeats_received_total\{node="%s",peer="%s"\} [1-9]`, c.nodes[i].Name, nodeAddr4(i))).MatchString(m) {
+					t.Logf("owner's metrics count no beats of %s", c.nodes[i].Name)
+					return false
+				}
+			}
+			return true
+		})
+		m := scrape(t, c.nodes[follower], "127.0.0.1:9464")
+		for _, want := range []string{"mooring_vip_holding 0", `mooring_vip_state{state="candidate"} 1`, "mooring_vip_conflicts_total 0"} {
+			if !strings.Contains(m, want) {
+				t.Errorf("follower's metrics lack %q:\n%s", want, m)
+			}
+		}
+		if out := c.agents[owner].Output(); !strings.Contains(out, `state=holder reason="won the election"`) {
+			t.Errorf("the owner logged no change to holder:\n%s", tail(out, 20))
+		}
+		if out := c.agents[follower].Output(); !strings.Contains(out, `state=candidate reason=campaigning`) {
+			t.Errorf("the follower logged no change to candidate:\n%s", tail(out, 20))
+		}
+	})
 
 	t.Run("address removed by hand is added back", func(t *testing.T) {
 		c.t = t
@@ -36,6 +79,9 @@ func TestAgentIPv4(t *testing.T) {
 		}
 		if hostHas(t, c.nodes[owner], c.vip) {
 			t.Fatalf("stopped agent %s left the VIP bound", c.nodes[owner].Name)
+		}
+		if out := c.agents[owner].Output(); !strings.Contains(out, "state=released reason=stopping") {
+			t.Errorf("the stopped holder logged no release:\n%s", tail(out, 20))
 		}
 		next := c.owner(10 * time.Second)
 		if next == owner {

@@ -3,7 +3,9 @@ package vip_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -256,6 +258,53 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// scrape fetches http://addr/metrics inside h's namespace.
+func scrape(t testing.TB, h *testbed.Host, addr string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			var conn net.Conn
+			err := testbed.DoNetns(h.NS, func() error {
+				var err error
+				conn, err = (&net.Dialer{}).DialContext(ctx, network, a)
+				return err
+			})
+			return conn, err
+		},
+	}}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape %s in %s: %v", addr, h.Name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s in %s: %s %v", addr, h.Name, resp.Status, err)
+	}
+	return string(b)
+}
+
+// sendUDP sends datagrams to dst from h's namespace and address.
+func sendUDP(t testing.TB, h *testbed.Host, dst netip.AddrPort, datagrams ...[]byte) {
+	t.Helper()
+	err := testbed.DoNetns(h.NS, func() error {
+		conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(h.Addr(4), 0)), net.UDPAddrFromAddrPort(dst))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for _, d := range datagrams {
+			if _, err := conn.Write(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("send from %s to %s: %v", h.Name, dst, err)
+	}
 }
 
 // eventually is the package's eventually, with every agent's log on failure.

@@ -92,6 +92,8 @@ type agentFlags struct {
 	keyFile       string
 	maxSkew       time.Duration
 	watchdog      bool
+	metricsAddr   string
+	readyzEvery   time.Duration
 }
 
 func init() {
@@ -156,6 +158,8 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.StringVar(&f.node, "node-name", host, "this node's name (a ControlPlane member name)")
 	fs.StringSliceVar(&f.peers, "peers", nil, "other control-plane nodes' addresses (address or address:port) for heartbeats; default: the ControlPlane's other members")
 	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464, path /metrics); off when empty")
+	fs.DurationVar(&f.readyzEvery, "readyz-interval", time.Second, "how often the local API server's readiness is checked")
 	fs.BoolVar(&f.watchdog, "watchdog", true, "run a watchdog process that removes the VIP and tells the peers at once if the agent dies without releasing it")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the heartbeat key all control-plane nodes share (at least 16 bytes, e.g. openssl rand -hex 32); required with peers")
 	fs.DurationVar(&f.maxSkew, "heartbeat-max-skew", 2*time.Second, "a heartbeat whose time is further than this from the node's clock is taken for a replay")
@@ -298,7 +302,7 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 		}
 		watchdog = []string{exe, "agent", "watchdog"}
 	}
-	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, Watchdog: watchdog, Log: log}, nil
+	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, ReadyzInterval: f.readyzEvery, Watchdog: watchdog, MetricsAddr: f.metricsAddr, Log: log}, nil
 }
 
 func anyHTTPS(urls []string) bool {
