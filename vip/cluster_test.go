@@ -2,6 +2,7 @@ package vip_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +67,8 @@ type cluster struct {
 	key string
 	// extra are extra agent flags.
 	extra []string
+	// nodeExtra are extra flags of one node's agent, after extra.
+	nodeExtra map[int][]string
 }
 
 func nodeAddr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}) }
@@ -153,7 +156,8 @@ func (c *cluster) startAgent(i int) {
 		"--node-name", n.Name, "--peers", strings.Join(peers, ","),
 		"--etcd-endpoints", "http://" + nodeAddr4(i).String() + ":2379",
 		"--readyz", "", "--key-file", c.key}
-	c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, mooringBin, append(args, c.extra...)...)
+	args = append(append(args, c.extra...), c.nodeExtra[i]...)
+	c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, mooringBin, args...)
 }
 
 // stopAgent sends sig and waits for the agent to exit.
@@ -260,10 +264,13 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// scrape fetches http://addr/metrics inside h's namespace.
-func scrape(t testing.TB, h *testbed.Host, addr string) string {
-	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+// nsClient is an HTTP client whose connections are opened inside h's
+// namespace (its loopback is not the test's), without verifying servers'
+// certificates (those a node's API server makes itself).
+func nsClient(h *testbed.Host) *http.Client {
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
 			var conn net.Conn
 			err := testbed.DoNetns(h.NS, func() error {
@@ -274,7 +281,34 @@ func scrape(t testing.TB, h *testbed.Host, addr string) string {
 			return conn, err
 		},
 	}}
-	resp, err := client.Get("http://" + addr + "/metrics")
+}
+
+// moveOwnerTo hands the VIP over (SIGTERM, then a restart of the owner's
+// agent, which puts it at the back of the line) until node i owns it and
+// all three agents campaign.
+func (c *cluster) moveOwnerTo(i int) {
+	c.t.Helper()
+	for n := 0; ; n++ {
+		c.waitCandidates(len(c.nodes))
+		owner := c.owner(30 * time.Second)
+		if owner == i {
+			return
+		}
+		if n == 2*len(c.nodes) {
+			c.dumpLogs()
+			c.t.Fatalf("the VIP did not come to %s", c.nodes[i].Name)
+		}
+		if err := c.stopAgent(owner, syscall.SIGTERM); err != nil {
+			c.t.Fatalf("agent %s exited with %v after SIGTERM", c.nodes[owner].Name, err)
+		}
+		c.startAgent(owner)
+	}
+}
+
+// scrape fetches http://addr/metrics inside h's namespace.
+func scrape(t testing.TB, h *testbed.Host, addr string) string {
+	t.Helper()
+	resp, err := nsClient(h).Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatalf("scrape %s in %s: %v", addr, h.Name, err)
 	}

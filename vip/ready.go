@@ -21,7 +21,9 @@ type Readiness struct {
 }
 
 // NewReadiness returns a checker for url (e.g. https://127.0.0.1:6443/readyz)
-// polled every interval (default 1 s). The local API server's certificate is
+// polled every interval (default 1 s), each check given half the interval
+// but at least 1 s (a loaded node answers slowly, and a slow answer is not
+// a failure of the API server). The local API server's certificate is
 // not verified: the check sends nothing secret and only asks whether the
 // server on this node answers "ok".
 func NewReadiness(url string, interval time.Duration, log *slog.Logger) *Readiness {
@@ -36,7 +38,7 @@ func NewReadiness(url string, interval time.Duration, log *slog.Logger) *Readine
 		interval: interval,
 		log:      log,
 		client: &http.Client{
-			Timeout:   interval / 2,
+			Timeout:   max(interval/2, time.Second),
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil},
 		},
 	}
