@@ -34,6 +34,15 @@ import (
 // after a random 0–1 s wait. It also reports the longest window in which two
 // nodes had the VIP bound at once (netlink address events of every node).
 //
+// The faults: the owner's link cut; a graceful stop (SIGTERM); the agent
+// SIGKILLed (for mooring, the agent alone, its watchdog surviving, and
+// without a watchdog, as when a container's processes are all killed, with
+// the default and a shorter address lifetime; for keepalived, all its
+// processes); the owner's local kube-apiserver (a real one, stored in the
+// node's own etcd member) SIGKILLed while the node stays up, mooring
+// checking /readyz every second, keepalived with a track_script running
+// curl on /readyz at its default interval (1 s).
+//
 // Run with `make bench-vip` (go test -run '^$' -bench Failover -benchtime 1x).
 func BenchmarkFailover(b *testing.B) {
 	trials := 10
@@ -44,23 +53,46 @@ func BenchmarkFailover(b *testing.B) {
 	if err != nil {
 		b.Fatalf("keepalived is not installed (make bench-vip installs it): %v", err)
 	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		b.Fatalf("curl is not installed (make bench-vip installs it; keepalived's track_script runs it): %v", err)
+	}
 	vip := netip.MustParseAddr("198.51.100.10")
-	results := map[string][]trial{}
-	for _, fault := range []string{"link-cut", "graceful"} {
-		results["mooring "+fault] = benchMooring(b, vip, fault, trials)
-		results["keepalived "+fault] = benchKeepalived(b, kaBin, vip, fault, trials)
+	type row struct {
+		fault, label string
+		run          func() []trial
+	}
+	mooring := func(fault string, extra ...string) func() []trial {
+		return func() []trial { return benchMooring(b, vip, fault, trials, extra...) }
+	}
+	keepalived := func(fault string) func() []trial {
+		return func() []trial { return benchKeepalived(b, kaBin, vip, fault, trials) }
+	}
+	rows := []row{
+		{"link-cut", "mooring", mooring("link-cut")},
+		{"link-cut", "keepalived", keepalived("link-cut")},
+		{"graceful", "mooring", mooring("graceful")},
+		{"graceful", "keepalived", keepalived("graceful")},
+		{"sigkill", "mooring", mooring("sigkill")},
+		{"sigkill", "mooring, no watchdog", mooring("sigkill", "--watchdog=false")},
+		{"sigkill", "mooring, no watchdog, lifetime 1s", mooring("sigkill", "--watchdog=false", "--lifetime", "1s")},
+		{"sigkill", "keepalived", keepalived("sigkill")},
+		{"apiserver", "mooring", mooring("apiserver")},
+		{"apiserver", "keepalived", keepalived("apiserver")},
+	}
+	results := make([][]trial, len(rows))
+	for i, r := range rows {
+		results[i] = r.run()
 	}
 	fmt.Printf("\nVIP failover, %d trials each (time from the fault to the new owner's first ARP reply to the probe)\n", trials)
-	fmt.Printf("%-10s %-9s %9s %9s %9s %9s %14s\n", "fault", "tool", "p50", "p95", "min", "max", "two-owner max")
-	for _, fault := range []string{"link-cut", "graceful"} {
-		var p50 [2]time.Duration
-		for i, tool := range []string{"mooring", "keepalived"} {
-			ts := results[tool+" "+fault]
-			d := durations(ts)
-			p50[i] = pct(d, 50)
-			fmt.Printf("%-10s %-9s %9s %9s %9s %9s %14s\n", fault, tool, ms(pct(d, 50)), ms(pct(d, 95)), ms(d[0]), ms(d[len(d)-1]), ms(maxWindow(ts)))
-		}
-		fmt.Printf("%-10s ratio keepalived/mooring p50: %.1fx\n", fault, float64(p50[1])/float64(p50[0]))
+	fmt.Printf("%-10s %-34s %9s %9s %9s %9s %16s\n", "fault", "tool", "p50", "p95", "min", "max", "two-owner max")
+	p50 := map[string]time.Duration{}
+	for i, r := range rows {
+		d := durations(results[i])
+		p50[r.fault+" "+r.label] = pct(d, 50)
+		fmt.Printf("%-10s %-34s %9s %9s %9s %9s %16s\n", r.fault, r.label, ms(pct(d, 50)), ms(pct(d, 95)), ms(d[0]), ms(d[len(d)-1]), windowText(results[i]))
+	}
+	for _, f := range []string{"link-cut", "graceful", "sigkill", "apiserver"} {
+		fmt.Printf("%-10s ratio keepalived/mooring p50: %.1fx\n", f, float64(p50[f+" keepalived"])/float64(p50[f+" mooring"]))
 	}
 }
 
@@ -69,6 +101,18 @@ type trial struct {
 	failover time.Duration
 	// window is how long two nodes had the VIP bound at once.
 	window time.Duration
+	// kept: the old owner never dropped the VIP; the benchmark removed it
+	// after window.
+	kept bool
+}
+
+// windowText is the longest two-owner window of ts, "unbounded" when an old
+// owner kept the VIP until the benchmark removed it.
+func windowText(ts []trial) string {
+	if slices.ContainsFunc(ts, func(t trial) bool { return t.kept }) {
+		return "unbounded"
+	}
+	return ms(maxWindow(ts))
 }
 
 func durations(ts []trial) []time.Duration {
@@ -99,15 +143,30 @@ func pct(d []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 
-func benchMooring(b *testing.B, vip netip.Addr, fault string, trials int) []trial {
-	c := newCluster(b, vip)
+func benchMooring(b *testing.B, vip netip.Addr, fault string, trials int, extra ...string) []trial {
+	c := newTopology(b, vip, extra...)
 	defer c.lan.Close()
+	c.startEtcd()
+	var api *testbed.Proc
+	if fault == "apiserver" {
+		c.nodeExtra = map[int][]string{0: {"--readyz", readyzURL}}
+		api = c.startAPIServer(0)
+	}
+	c.agents = make([]*testbed.Proc, len(c.nodes))
+	for i := range c.nodes {
+		c.startAgent(i)
+	}
 	pr := startProber(b, c.probe, vip)
 	ev := watchAddrs(b, c, vip)
 	var out []trial
 	for n := 0; n < trials; n++ {
-		c.waitCandidates(3)
-		owner := c.owner(30 * time.Second)
+		var owner int
+		if fault == "apiserver" {
+			c.moveOwnerTo(0) // the node with the API server
+		} else {
+			c.waitCandidates(3)
+			owner = c.owner(30 * time.Second)
+		}
 		time.Sleep(rand.N(time.Second))
 		t0 := time.Now()
 		switch fault {
@@ -117,16 +176,24 @@ func benchMooring(b *testing.B, vip netip.Addr, fault string, trials int) []tria
 			if err := c.agents[owner].Signal(syscall.SIGTERM); err != nil {
 				b.Fatal(err)
 			}
+		case "sigkill":
+			c.agents[owner].Kill()
+		case "apiserver":
+			api.Kill()
 		}
-		tr := measure(b, c, pr, ev, owner, t0)
+		tr := measure(b, c, pr, ev, owner, t0, 20*time.Second)
 		out = append(out, tr)
-		b.Logf("mooring %s trial %d: %v (two-owner window %v)", fault, n+1, tr.failover, tr.window)
+		b.Logf("mooring %s %v trial %d: %v (two-owner window %v)", fault, extra, n+1, tr.failover, tr.window)
 		switch fault {
 		case "link-cut":
 			testbed.IP(b, "-n", c.nodes[owner].NS, "link", "set", "eth0", "up")
 		case "graceful":
 			c.agents[owner].Wait(10 * time.Second)
 			c.startAgent(owner)
+		case "sigkill":
+			c.startAgent(owner)
+		case "apiserver":
+			api = c.startAPIServer(0)
 		}
 	}
 	return out
@@ -147,6 +214,11 @@ func (c *cluster) waitCandidates(n int) {
 func benchKeepalived(b *testing.B, bin string, vip netip.Addr, fault string, trials int) []trial {
 	c := newTopology(b, vip)
 	defer c.lan.Close()
+	var api *testbed.Proc
+	if fault == "apiserver" {
+		c.startEtcd() // the API server's storage, as on a stacked node
+		api = c.startAPIServer(0)
+	}
 	prio := []int{150, 100, 50}
 	ka := make([]*testbed.Proc, len(c.nodes))
 	start := func(i int) {
@@ -157,10 +229,26 @@ func benchKeepalived(b *testing.B, bin string, vip netip.Addr, fault string, tri
 				peers = append(peers, "    "+nodeAddr4(j).String())
 			}
 		}
+		// Only the node with an API server tracks it, as users configure
+		// it (curl on /readyz, keepalived's default interval, fall and rise).
+		script, track := "", ""
+		if fault == "apiserver" && i == 0 {
+			script = `vrrp_script chk_apiserver {
+  script "/usr/bin/env curl -sfk --max-time 1 ` + readyzURL + `"
+  interval 1
+}
+`
+			track = `  track_script {
+    chk_apiserver
+  }
+`
+		}
 		conf := fmt.Sprintf(`global_defs {
   router_id %s
+  script_user root
+  enable_script_security
 }
-vrrp_instance VI_1 {
+%svrrp_instance VI_1 {
   state BACKUP
   interface eth0
   virtual_router_id 51
@@ -173,8 +261,8 @@ vrrp_instance VI_1 {
   virtual_ipaddress {
     %s/32 dev eth0
   }
-}
-`, n.Name, prio[i], nodeAddr4(i), strings.Join(peers, "\n"), vip)
+%s}
+`, n.Name, script, prio[i], nodeAddr4(i), strings.Join(peers, "\n"), vip, track)
 		path := filepath.Join(c.dir, "keepalived-"+n.Name+".conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			b.Fatal(err)
@@ -204,16 +292,25 @@ vrrp_instance VI_1 {
 			if err := ka[owner].Signal(syscall.SIGTERM); err != nil {
 				b.Fatal(err)
 			}
+		case "sigkill":
+			// keepalived and its VRRP child, its whole process group.
+			if err := syscall.Kill(-ka[owner].Cmd.Process.Pid, syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+		case "apiserver":
+			api.Kill()
 		}
-		tr := measure(b, c, pr, ev, owner, t0)
+		tr := measure(b, c, pr, ev, owner, t0, 5*time.Second)
 		out = append(out, tr)
-		b.Logf("keepalived %s trial %d: %v (two-owner window %v)", fault, n+1, tr.failover, tr.window)
+		b.Logf("keepalived %s trial %d: %v (two-owner window %v, kept %v)", fault, n+1, tr.failover, tr.window, tr.kept)
 		switch fault {
 		case "link-cut":
 			testbed.IP(b, "-n", c.nodes[owner].NS, "link", "set", "eth0", "up")
-		case "graceful":
+		case "graceful", "sigkill":
 			ka[owner].Wait(10 * time.Second)
 			start(owner)
+		case "apiserver":
+			api = c.startAPIServer(0)
 		}
 	}
 	return out
@@ -221,8 +318,10 @@ vrrp_instance VI_1 {
 
 // measure waits for the first ARP reply to the probe from a MAC other than
 // the old owner's after t0, and computes the two-owner window from the
-// address events.
-func measure(b *testing.B, c *cluster, pr *prober, ev *addrEvents, owner int, t0 time.Time) trial {
+// address events. An old owner that keeps the VIP dropWithin after the
+// new one answers has the VIP removed by the benchmark (the trial is
+// marked kept).
+func measure(b *testing.B, c *cluster, pr *prober, ev *addrEvents, owner int, t0 time.Time, dropWithin time.Duration) trial {
 	old := c.nodes[owner].MAC.String()
 	var first reply
 	eventually(b, 20*time.Second, "a new owner answers the probe", func() bool {
@@ -233,10 +332,21 @@ func measure(b *testing.B, c *cluster, pr *prober, ev *addrEvents, owner int, t0
 	newIdx := slices.IndexFunc(c.nodes, func(h *testbed.Host) bool { return h.MAC.String() == first.mac })
 	tr := trial{failover: first.at.Sub(t0)}
 	// Two owners: the new node bound the VIP before the old one dropped it.
-	eventually(b, 10*time.Second, "the old owner drops the VIP", func() bool {
-		_, ok := ev.first(owner, false, t0)
-		return ok
-	})
+	deadline := time.Now().Add(dropWithin)
+	for {
+		if _, ok := ev.first(owner, false, t0); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			if tr.kept {
+				b.Fatalf("%s's VIP is still there 10s after the benchmark removed it", c.nodes[owner].Name)
+			}
+			tr.kept = true
+			testbed.IP(b, "-n", c.nodes[owner].NS, "addr", "del", c.vip.String()+"/32", "dev", "eth0")
+			deadline = time.Now().Add(10 * time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	del, _ := ev.first(owner, false, t0)
 	if newIdx >= 0 {
 		if add, ok := ev.first(newIdx, true, t0); ok && del.After(add) {
