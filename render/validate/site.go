@@ -235,31 +235,41 @@ func announcedOutsideSubnets(m *model.Model, s *model.Site) []finding.Finding {
 	return fs
 }
 
-// vipAgainstSite checks the control-plane VIP: inside the subnet of its
-// interface, and outside every DHCP range.
+// vipAgainstSite checks the control-plane VIP (the ControlPlane's, else
+// the kube-vip manifest's): inside the subnet of its interface, and outside
+// every DHCP range.
 func vipAgainstSite(m *model.Model, s *model.Site) []finding.Finding {
-	cp := m.ControlPlane
-	if cp == nil || !cp.VIP.Address.IsValid() {
+	var (
+		meta  model.Meta
+		v     model.VIP
+		field string
+	)
+	switch {
+	case m.ControlPlane != nil && m.ControlPlane.VIP.Address.IsValid():
+		meta, v, field = m.ControlPlane.Meta, m.ControlPlane.VIP, "spec.vip.address"
+	case m.KubeVIP != nil && m.KubeVIP.VIP.Address.IsValid():
+		meta, v, field = m.KubeVIP.Meta, m.KubeVIP.VIP, "env[address]"
+	default:
 		return nil
 	}
 	var fs []finding.Finding
-	vip := cp.VIP.Address
+	vip := v.Address
 	var ifaces []string
-	if cp.VIP.Interface != "" {
-		ifaces = []string{cp.VIP.Interface}
+	if v.Interface != "" {
+		ifaces = []string{v.Interface}
 	}
 	sns := subnetsOn(s, ifaces)
 	if len(s.Subnets) > 0 && !slices.ContainsFunc(sns, func(sn model.Subnet) bool { return sn.Prefix.Contains(vip) }) {
-		f := at(cp.Meta, finding.Error, CodeVIPOutsideSubnet, "spec.vip.address",
+		f := at(meta, finding.Error, CodeVIPOutsideSubnet, field,
 			fmt.Sprintf("the control-plane VIP %s is outside the subnet of its interface %q (%s, from %s): no client on that network can reach it",
-				vip, cp.VIP.Interface, prefixes(sns), where(s.Meta)))
+				vip, v.Interface, prefixes(sns), where(s.Meta)))
 		f.Expected, f.Observed = prefixes(sns), vip.String()
 		fs = append(fs, f)
 	}
 	for _, sn := range s.Subnets {
 		for j, d := range sn.DHCP {
 			if d.Contains(vip) {
-				f := at(cp.Meta, finding.Error, CodeVIPInDHCP, "spec.vip.address",
+				f := at(meta, finding.Error, CodeVIPInDHCP, field,
 					fmt.Sprintf("the control-plane VIP %s is inside the DHCP range %s of %s (%s): the DHCP server can lease it to another device",
 						vip, sn.DHCPText[j], sn.Field, where(s.Meta)))
 				f.Observed = sn.DHCPText[j]
