@@ -1,105 +1,64 @@
-// Command bench times mooring against kubectl on the generated 1,204-object
-// repository: first apply, no-op re-apply and a live diff with nothing
-// changed, side by side in one run, each tool on its own fresh envtest API
-// server (MetalLB's IPAddressPool and L2Advertisement CRDs and mooring's
-// ControlPlane CRD preinstalled, as the anchors were measured). Both tools
-// read the same rendered YAML file, so render time is in neither figure.
-//
-//	go run ./apply/bench -mooring bin/mooring -kubectl .cache/assets/kubectl
-package main
+package apply_test
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mooringhq/mooring/internal/gen"
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/render"
 )
 
-var mooringFlags []string
-
-type sample struct {
-	wall time.Duration
-	rss  int64 // KiB
-	cpu  time.Duration
-}
-
-type scenario struct {
-	name    string
-	kubectl [][]string
-	mooring [][]string
-	okExit  []int
-	results map[string][]sample
-}
-
-func main() {
-	mooringBin := flag.String("mooring", "bin/mooring", "mooring binary")
-	kubectlBin := flag.String("kubectl", ".cache/assets/kubectl", "kubectl binary (v1.37.2 from tools/kube)")
-	extra := flag.String("mooring-flags", "", "extra flags for every mooring command, space-separated (e.g. --concurrency=32)")
-	rounds := flag.Int("rounds", 3, "rounds; each starts fresh API servers; medians are printed")
-	crdDir := flag.String("crds", "", "folder of CRDs to preinstall (default: a copy of MetalLB's and mooring's)")
-	flag.Parse()
-	ctrllog.SetLogger(logr.Discard())
-	mooringFlags = strings.Fields(*extra)
-	if err := run(*mooringBin, *kubectlBin, *rounds, *crdDir); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}
-
-func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
-	for _, b := range []*string{&mooringBin, &kubectlBin} {
-		abs, err := filepath.Abs(*b)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return fmt.Errorf("%s: %w", abs, err)
-		}
-		*b = abs
-	}
-	work, err := os.MkdirTemp("", "mooring-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
+// BenchmarkApplyVsKubectl times mooring against kubectl on the generated
+// 1,204-object repository: first apply, no-op re-apply, a live diff and a
+// drift check with nothing changed, side by side in one run, each tool on
+// its own fresh envtest API server per round (MetalLB's IPAddressPool and
+// L2Advertisement CRDs and mooring's ControlPlane CRD preinstalled, as the
+// anchors were measured). Both tools read the same rendered YAML file, so
+// render time is in neither figure; both run as subprocesses.
+//
+// Run with `make bench-apply` (go test -run '^$' -bench ApplyVsKubectl
+// -benchtime 1x, MOORING_BIN set to the mooring to measure;
+// MOORING_BENCH_FLAGS adds flags to every mooring command, e.g.
+// --concurrency=32).
+func BenchmarkApplyVsKubectl(b *testing.B) {
+	rounds := testbed.BenchRounds(b, 3)
+	mooringBin, kubectlBin := testbed.MooringBinary(b), testbed.Asset(b, "kubectl")
+	mooringFlags := strings.Fields(os.Getenv("MOORING_BENCH_FLAGS"))
+	work := b.TempDir()
 	repo := filepath.Join(work, "repo")
 	if err := gen.Write(repo, gen.DefaultOptions()); err != nil {
-		return err
+		b.Fatal(err)
 	}
 	objs, err := render.Build(os.DirFS(repo), render.Options{Path: gen.Overlay})
 	if err != nil {
-		return err
+		b.Fatal(err)
 	}
 	manifests := filepath.Join(work, "rendered.yaml")
 	f, err := os.Create(manifests)
 	if err != nil {
-		return err
+		b.Fatal(err)
 	}
 	if err := render.WriteYAML(f, objs); err != nil {
-		return err
+		b.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		b.Fatal(err)
 	}
-	if crdDir == "" {
-		if crdDir, err = crds(work); err != nil {
-			return err
-		}
+	crdDir, err := crds(work)
+	if err != nil {
+		b.Fatal(err)
 	}
-	fmt.Printf("objects: %d (generated repo, %s rendered once to YAML; both tools apply that file)\n", len(objs), gen.Overlay)
+	fmt.Printf("\nobjects: %d (generated repo, %s rendered once to YAML; both tools apply that file)\n", len(objs), gen.Overlay)
 
 	scenarios := []*scenario{
 		{name: "first apply",
@@ -129,7 +88,7 @@ func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
 		for _, tool := range tools {
 			srv, err := startServer(crdDir)
 			if err != nil {
-				return err
+				b.Fatal(err)
 			}
 			for _, s := range scenarios {
 				cmds := s.kubectl
@@ -141,14 +100,16 @@ func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
 				}
 				smp, err := timeAll(cmds, srv.Kubeconfig, s.okExit)
 				if err != nil {
-					_ = srv.Stop()
-					return fmt.Errorf("%s, %s: %w", s.name, tool, err)
+					if serr := srv.Stop(); serr != nil {
+						b.Log(serr)
+					}
+					b.Fatalf("%s, %s: %v", s.name, tool, err)
 				}
 				s.results[tool] = append(s.results[tool], smp)
 				fmt.Fprintf(os.Stderr, "round %d %-28s %-8s %6.2fs %4d MB  client CPU %.2fs\n", r+1, s.name, tool, smp.wall.Seconds(), smp.rss/1024, smp.cpu.Seconds())
 			}
 			if err := srv.Stop(); err != nil {
-				return err
+				b.Fatal(err)
 			}
 		}
 	}
@@ -160,7 +121,22 @@ func run(mooringBin, kubectlBin string, rounds int, crdDir string) error {
 			m.wall.Seconds()/k.wall.Seconds(), k.rss/1024, m.rss/1024)
 	}
 	fmt.Println("\ngoals: first apply ≤ 0.45x, no-op re-apply ≤ 0.1x, live diff and drift check ≤ 0.1x of kubectl")
-	return nil
+}
+
+// sample is one timed run of a scenario's commands.
+type sample struct {
+	wall time.Duration
+	rss  int64 // KiB
+	cpu  time.Duration
+}
+
+// scenario is one thing both tools do, and their samples.
+type scenario struct {
+	name    string
+	kubectl [][]string
+	mooring [][]string
+	okExit  []int
+	results map[string][]sample
 }
 
 // startServer starts an envtest API server with the CRDs of crdDir.
@@ -185,7 +161,7 @@ func crds(work string) (string, error) {
 	for _, src := range []string{
 		filepath.Join(metallb, "metallb.io_ipaddresspools.yaml"),
 		filepath.Join(metallb, "metallb.io_l2advertisements.yaml"),
-		filepath.Join("api", "v1alpha1", "crd", "mooring.dev_controlplanes.yaml"),
+		filepath.Join("..", "api", "v1alpha1", "crd", "mooring.dev_controlplanes.yaml"),
 	} {
 		b, err := os.ReadFile(src)
 		if err != nil {
