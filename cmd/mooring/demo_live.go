@@ -126,6 +126,9 @@ func (d *liveDemo) run(title string, fn func() (string, error)) error {
 	s := demoStep{title: title, state: "ok", took: time.Since(start), note: note}
 	if err != nil {
 		s.state, s.note = "FAILED", err.Error()
+		if errors.Is(err, context.Canceled) {
+			s.state = "interrupted"
+		}
 	}
 	d.steps = append(d.steps, s)
 	mark := "✓"
@@ -134,7 +137,7 @@ func (d *liveDemo) run(title string, fn func() (string, error)) error {
 	}
 	fmt.Fprintf(d.w, "%s %s (%s)\n", mark, firstLine(s.note), s.took.Round(time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("%w: %d. %s: %v", errDemoStep, n, title, err)
+		return fmt.Errorf("%w: %d. %s: %w", errDemoStep, n, title, err)
 	}
 	return nil
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +88,53 @@ func TestDemoWithoutEtcd(t *testing.T) {
 	}
 	if s := out.String(); !strings.Contains(s, "Skipped: no etcd binary") || !strings.Contains(s, "preview ") {
 		t.Errorf("demo output lacks the skipped etcd part or the previews:\n%s", s)
+	}
+}
+
+// cancelAt is a writer that cancels a context once the output holds marker,
+// as a person pressing Ctrl-C at that point would.
+type cancelAt struct {
+	bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Write(p []byte) (int, error) {
+	n, err := c.Buffer.Write(p)
+	if strings.Contains(c.String(), c.marker) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestDemoCancelled interrupts the demo while its agents run in their
+// namespaces (Ctrl-C) and checks that nothing is left: no namespace and no
+// process started from the demo's folder.
+func TestDemoCancelled(t *testing.T) {
+	testbed.RequireRoot(t)
+	assets := findDemoAssets(testbed.AssetsDir(t), "")
+	if len(assets.missing) > 0 {
+		t.Fatalf("demo components missing: %v", assets.missing)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelAt{marker: "== 5.", cancel: cancel}
+	dir := t.TempDir()
+	err := runLiveDemo(ctx, out, dir, assets, liveDemoOptions{Mooring: mooringBinary(t)})
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("demo interrupted at step 5: %v, want context canceled\n%s", err, out.String())
+	}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", demoNetnsPrefix, os.Getpid())) {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(dir)) {
+			t.Errorf("process %s left behind: %s", filepath.Dir(p), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		}
 	}
 }
