@@ -209,6 +209,13 @@ func TestRender(t *testing.T) {
 		}
 	}
 
+	// The names RBAC grants are the names serve uses: kustomize rewrites
+	// resourceNames that equal a generated ConfigMap's name.
+	role := find(serve, "Role", "mooring")
+	if role == nil || !strings.Contains(fmt.Sprint(role.Object["rules"]), "[mooring-serve]") || !strings.Contains(fmt.Sprint(role.Object["rules"]), "[mooring-serve-triggers]") {
+		t.Errorf("Role mooring does not name the Lease mooring-serve and the ConfigMap mooring-serve-triggers: %v", role)
+	}
+
 	// RBAC: no wildcard, no Secrets, and "update" and "watch" only of
 	// objects named (serve's Lease and hand-over ConfigMap).
 	verbs := map[string]bool{"get": true, "list": true, "create": true, "patch": true, "delete": true}
