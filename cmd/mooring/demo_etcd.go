@@ -101,18 +101,22 @@ func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoE
 			return nil, err
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: a loaded 2-core machine can take long to elect a leader.
+	deadline := time.Now().Add(etcdReadyTimeout)
 	for i, c := range d.clients {
 		for !healthy(ctx, c) {
 			if ctx.Err() != nil || time.Now().After(deadline) {
 				d.close()
-				return nil, fmt.Errorf("demo etcd member %s: not healthy after 30s; its log:\n%s", names[i], tail(d.logs[i], 20))
+				return nil, fmt.Errorf("demo etcd member %s: not healthy after %s; its log:\n%s", names[i], etcdReadyTimeout, tail(d.logs[i], 20))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	return d, nil
 }
+
+// etcdReadyTimeout bounds the wait for a member to be healthy.
+const etcdReadyTimeout = 2 * time.Minute
 
 // start starts member i's process. Its log goes to a file (the members'
 // own logs would drown the demo's output), and it dies with the demo.
@@ -142,10 +146,10 @@ func (d *demoEtcd) restart(ctx context.Context, i int) error {
 	if err := d.start(i); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(etcdReadyTimeout)
 	for !healthy(ctx, d.clients[i]) {
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			return fmt.Errorf("demo etcd member %s: not healthy 30s after a restart; its log:\n%s", d.names[i], tail(d.logs[i], 20))
+			return fmt.Errorf("demo etcd member %s: not healthy %s after a restart; its log:\n%s", d.names[i], etcdReadyTimeout, tail(d.logs[i], 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -91,7 +91,7 @@ targets:
 	s.cmd = cmd
 	go func() { _ = cmd.Wait(); close(s.done) }() // its exit is read from its log
 	d.serve = s
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if resp, err := http.Get(s.URL + "/readyz"); err == nil {
 			resp.Body.Close()
@@ -107,7 +107,7 @@ targets:
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mooring serve not ready after 30s; its log:\n%s", tail(s.log, 20))
+			return fmt.Errorf("mooring serve not ready after 2 minutes; its log:\n%s", tail(s.log, 20))
 		}
 	}
 	hook := map[string]any{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,17 +34,26 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"kube-apiserver ready",         // 1
 		"holds main at",                // 2
-		"mooring/apply   success",      // 3
-		"push → applied in",            // 4
-		"mooring/apply failure",        // 5: the refused commit's status ...
-		"overlap-pool",                 // ... names both pools
-		"quorum-unsafe",                // 6: the preview comment
-		`"kubectl-edit"`,               // 7: the manager that changed a field
-		"can lose 0 more",              // 8
-		"Statuses as Gitea shows them", // 11
+		"holds 198.51.100.10",          // 4: one agent holds the VIP
+		"push → applied in",            // 5
+		"overlap-pool",                 // 6: the refusal names both pools
+		"quorum-unsafe",                // 7: the preview comment
+		`"kubectl-edit"`,               // 8: the manager that changed a field
+		"can lose 0 more",              // 9
+		"after a link cut",             // 10: both failovers timed
+		"duplicate-arp-owner",          // 11
+		"Statuses as Gitea shows them", // the summary
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q\n%s", want, s)
+		}
+	}
+	for _, re := range []string{
+		`mooring/apply\s+success`, // 3: main applied, as Gitea shows it
+		`mooring/apply\s+failure`, // 6: the refused commit's status
+	} {
+		if !regexp.MustCompile(re).MatchString(s) {
+			t.Errorf("demo output lacks %s\n%s", re, s)
 		}
 	}
 	if strings.Contains(s, "FAILED") {

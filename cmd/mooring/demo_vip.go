@@ -359,7 +359,7 @@ func (d *liveDemo) startAgents(ctx context.Context) (string, error) {
 	d.say("namespaces cp1-cp3 at %s-%s, a probe at %s and a foreign host at %s, on one bridge",
 		demoNodeAddr(0), demoNodeAddr(2), demoProbe.Addr(), demoOther.Addr())
 	start := time.Now()
-	o, err := lan.owner(ctx, 20*time.Second)
+	o, err := lan.owner(ctx, time.Minute)
 	if err != nil {
 		return "", fmt.Errorf("%w\n%s", err, d.agentLogs())
 	}
@@ -382,7 +382,7 @@ func (d *liveDemo) agentLogs() string {
 // fault to the first ARP reply from another node.
 func (d *liveDemo) vipFailover(ctx context.Context) (string, error) {
 	lan := d.lan
-	first, err := lan.owner(ctx, 20*time.Second)
+	first, err := lan.owner(ctx, time.Minute)
 	if err != nil {
 		return "", fmt.Errorf("%w\n%s", err, d.agentLogs())
 	}
