@@ -12,13 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 
 	"github.com/mooringhq/mooring/reconciler"
 )
@@ -28,11 +29,15 @@ import (
 // whichever replica the Service picks, and must lead to exactly one run by
 // the leader.
 type election struct {
-	s      *Server
-	cfg    LeaderElection
-	client kubernetes.Interface
+	s    *Server
+	cfg  LeaderElection
+	lock *leaseLock
+	cms  dynamic.ResourceInterface
 	// handoff names the ConfigMap of handed-over triggers.
 	handoff string
+	// clock times the Lease: the wall clock, as in client-go, so that
+	// replicas on fake clocks in tests still elect a leader.
+	clock clock.Clock
 }
 
 // handedOver is one trigger in the hand-over ConfigMap. Keys are
@@ -44,85 +49,113 @@ type handedOver struct {
 	Trigger reconciler.Trigger `json:"trigger"`
 }
 
+var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
 func newElection(s *Server, cfg LeaderElection, rc *rest.Config) (*election, error) {
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "mooring-serve"
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := dynamic.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
-	return &election{s: s, cfg: cfg, client: client, handoff: cfg.Name + "-triggers"}, nil
+	clk := clock.RealClock{}
+	return &election{s: s, cfg: cfg, clock: clk, handoff: cfg.Name + "-triggers",
+		cms: client.Resource(configMapGVR).Namespace(cfg.Namespace),
+		lock: &leaseLock{res: client.Resource(leaseGVR).Namespace(cfg.Namespace), name: cfg.Name, identity: cfg.Identity,
+			duration: cfg.LeaseDuration.Duration, clock: clk},
+	}, nil
 }
 
 // run campaigns for the Lease until ctx ends, leading whenever it holds
 // it. On ctx's end, the run in progress finishes before the Lease is
 // released.
 func (e *election) run(ctx context.Context) {
-	leCtx, release := context.WithCancel(context.WithoutCancel(ctx))
-	defer release()
-	terms := make(chan context.Context)
-	ended := make(chan struct{})
-	le, err := leaderelection.NewLeaderElector(e.config(func(lctx context.Context) {
-		select {
-		case terms <- lctx:
-		case <-lctx.Done():
-		}
-	}))
-	if err != nil {
-		e.s.log.Error("serve: leader election", "err", err)
-		return
-	}
-	go func() {
-		defer close(ended)
-		for leCtx.Err() == nil {
-			le.Run(leCtx) // returns when leadership is lost; campaign again
-		}
-	}()
 	for {
+		if !e.acquire(ctx) {
+			return
+		}
+		lctx, lost := context.WithCancel(context.WithoutCancel(ctx))
+		renewing := make(chan struct{})
+		stopRenew := make(chan struct{})
+		go func() {
+			defer close(renewing)
+			e.renew(lctx, lost, stopRenew)
+		}()
+		e.s.store.setLeading(true)
+		e.s.lead(ctx, lctx)
+		close(stopRenew)
+		<-renewing
+		if ctx.Err() != nil {
+			if lctx.Err() == nil {
+				// Stopping: the last run is over, give the Lease up now.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RenewDeadline.Duration)
+				if err := e.lock.release(rctx); err != nil {
+					e.s.log.Warn("serve: release the Lease", "err", err)
+				}
+				cancel()
+			}
+			lost()
+			return
+		}
+		lost()
+	}
+}
+
+// acquire tries to take the Lease every retry period until it does
+// (true) or ctx ends (false).
+func (e *election) acquire(ctx context.Context) bool {
+	for {
+		ok, err := e.lock.tryAcquireOrRenew(ctx)
+		e.observe()
+		if err != nil && ctx.Err() == nil {
+			e.s.log.Debug("serve: Lease not taken", "err", err)
+		}
+		if ok {
+			e.s.log.Info("serve: took the Lease", "lease", e.cfg.Namespace+"/"+e.cfg.Name, "identity", e.cfg.Identity)
+			return true
+		}
 		select {
 		case <-ctx.Done():
-			release()
-			<-ended
-			return
-		case lctx := <-terms:
-			e.s.store.setLeading(true)
-			e.s.lead(ctx, lctx)
-			if ctx.Err() != nil {
-				// Stopping: the last run is over, give the Lease up now.
-				release()
-				<-ended
-				return
-			}
+			return false
+		case <-e.clock.After(e.cfg.RetryPeriod.Duration):
 		}
 	}
 }
 
-// config is the leader election's configuration with started as the
-// callback of a new term.
-func (e *election) config(started func(context.Context)) leaderelection.LeaderElectionConfig {
-	cfg := e.cfg
-	s := e.s
-	return leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: cfg.Namespace, Name: cfg.Name},
-			Client:     e.client.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: cfg.Identity},
-		},
-		Name:          cfg.Name,
-		LeaseDuration: cfg.LeaseDuration.Duration,
-		RenewDeadline: cfg.RenewDeadline.Duration,
-		RetryPeriod:   cfg.RetryPeriod.Duration,
-		// Released only after the last run ended (see run), so the next
-		// leader need not wait a lease duration after a clean stop.
-		ReleaseOnCancel: true,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: started,
-			OnStoppedLeading: func() { s.store.setLeading(false) },
-			OnNewLeader: func(id string) {
-				s.store.setHolder(id)
-				s.log.Info("serve: leader elected", "identity", id, "me", id == cfg.Identity)
-			},
-		},
+// renew renews the Lease every retry period until stop closes; when it
+// cannot for a renew deadline, leadership is lost: it calls lost.
+func (e *election) renew(ctx context.Context, lost context.CancelFunc, stop <-chan struct{}) {
+	last := e.clock.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-e.clock.After(e.cfg.RetryPeriod.Duration):
+		}
+		rctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod.Duration)
+		ok, err := e.lock.tryAcquireOrRenew(rctx)
+		cancel()
+		e.observe()
+		if ok {
+			last = e.clock.Now()
+			continue
+		}
+		if e.clock.Since(last) >= e.cfg.RenewDeadline.Duration || (err == nil && e.lock.holder() != e.cfg.Identity) {
+			e.s.log.Warn("serve: lost the Lease", "lease", e.cfg.Namespace+"/"+e.cfg.Name, "holder", e.lock.holder(), "err", err)
+			lost()
+			return
+		}
+	}
+}
+
+// observe records who holds the Lease, logging a change.
+func (e *election) observe() {
+	h := e.lock.holder()
+	if snap := e.s.store.Snapshot(); snap.LeaderIdentity != h {
+		e.s.store.setHolder(h)
+		if h != "" {
+			e.s.log.Info("serve: leader elected", "identity", h, "me", h == e.cfg.Identity)
+		}
 	}
 }
 
@@ -170,15 +203,14 @@ func (e *election) record(ctx context.Context, key string, h handedOver) error {
 	if err != nil {
 		return err
 	}
-	cms := e.client.CoreV1().ConfigMaps(e.cfg.Namespace)
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cm, err := cms.Get(ctx, e.handoff, metav1.GetOptions{})
+	return onConflict(func() error {
+		cm, err := e.getConfigMap(ctx)
 		if apierrors.IsNotFound(err) {
 			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: e.cfg.Namespace, Name: e.handoff,
 				Labels: map[string]string{"app.kubernetes.io/managed-by": "mooring"}}, Data: map[string]string{key: string(val)}}
-			_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+			err = e.writeConfigMap(ctx, cm, true)
 			if apierrors.IsAlreadyExists(err) {
-				return apierrors.NewConflict(corev1.Resource("configmaps"), e.handoff, err)
+				return apierrors.NewConflict(configMapGVR.GroupResource(), e.handoff, err)
 			}
 			return err
 		}
@@ -195,9 +227,52 @@ func (e *election) record(ctx context.Context, key string, h handedOver) error {
 			cm.Data = map[string]string{}
 		}
 		cm.Data[key] = string(val)
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
-		return err
+		return e.writeConfigMap(ctx, cm, false)
 	})
+}
+
+// onConflict runs f again while it fails on a conflict (another replica
+// wrote the object since f read it), up to 10 times.
+func onConflict(f func() error) error {
+	var err error
+	for range 10 {
+		if err = f(); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (e *election) getConfigMap(ctx context.Context) (*corev1.ConfigMap, error) {
+	u, err := e.cms.Get(ctx, e.handoff, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return toConfigMap(u)
+}
+
+func toConfigMap(u *unstructured.Unstructured) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cm); err != nil {
+		return nil, fmt.Errorf("configmap %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	return cm, nil
+}
+
+// writeConfigMap creates or updates cm; an update fails on a conflict.
+func (e *election) writeConfigMap(ctx context.Context, cm *corev1.ConfigMap, create bool) error {
+	cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	if create {
+		_, err = e.cms.Create(ctx, u, metav1.CreateOptions{FieldManager: "mooring-serve"})
+	} else {
+		_, err = e.cms.Update(ctx, u, metav1.UpdateOptions{FieldManager: "mooring-serve"})
+	}
+	return err
 }
 
 // consume, while leading, offers every handed-over trigger to its target
@@ -205,9 +280,8 @@ func (e *election) record(ctx context.Context, key string, h handedOver) error {
 // to a conflict) is offered once.
 func (e *election) consume(stop, abort context.Context) {
 	seen := map[string]bool{}
-	cms := e.client.CoreV1().ConfigMaps(e.cfg.Namespace)
 	for !done(stop, abort) {
-		cm, err := cms.Get(abort, e.handoff, metav1.GetOptions{})
+		cm, err := e.getConfigMap(abort)
 		rv := ""
 		switch {
 		case err == nil:
@@ -218,7 +292,7 @@ func (e *election) consume(stop, abort context.Context) {
 			e.s.sleep(stop, abort, time.Second)
 			continue
 		}
-		w, err := cms.Watch(abort, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", e.handoff).String(), ResourceVersion: rv})
+		w, err := e.cms.Watch(abort, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", e.handoff).String(), ResourceVersion: rv})
 		if err != nil {
 			e.s.log.Warn("serve: watch handed-over triggers", "err", err)
 			e.s.sleep(stop, abort, time.Second)
@@ -240,7 +314,11 @@ func (e *election) watch(stop, abort context.Context, w watch.Interface, seen ma
 			if !ok {
 				return
 			}
-			if cm, ok := ev.Object.(*corev1.ConfigMap); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+				continue
+			}
+			if cm, err := toConfigMap(u); err == nil {
 				e.take(abort, cm, seen)
 			}
 		}
@@ -273,9 +351,8 @@ func (e *election) take(ctx context.Context, cm *corev1.ConfigMap, seen map[stri
 	if len(taken) == 0 {
 		return
 	}
-	cms := e.client.CoreV1().ConfigMaps(e.cfg.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := cms.Get(ctx, e.handoff, metav1.GetOptions{})
+	err := onConflict(func() error {
+		cur, err := e.getConfigMap(ctx)
 		if err != nil {
 			return err
 		}
@@ -290,8 +367,7 @@ func (e *election) take(ctx context.Context, cm *corev1.ConfigMap, seen map[stri
 		if !changed {
 			return nil
 		}
-		_, err = cms.Update(ctx, cur, metav1.UpdateOptions{})
-		return err
+		return e.writeConfigMap(ctx, cur, false)
 	})
 	if err != nil && ctx.Err() == nil {
 		e.s.log.Warn("serve: remove handed-over triggers", "err", fmt.Errorf("configmap %s/%s: %w", e.cfg.Namespace, e.handoff, err))
