@@ -62,6 +62,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, t Target, trig Trigger) (*Re
 	}
 	rev, err := r.head(ctx, t, trig)
 	if err != nil {
+		r.fetchFailed(ctx, t, res, trig, err)
 		return r.fail(res, err)
 	}
 	res.describe(rev)
@@ -96,6 +97,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, t Target, trig Trigger) (*Re
 	}
 	log.Info("reconciled", "applied", res.Applied, "refused", res.Refused, "live", short(res.LiveCommit))
 	return r.finish(res), nil
+}
+
+// fetchFailed records that the commit a trigger named could not be
+// fetched (the Git server is down, the commit is not on the branch) as a
+// validate report in state error, delivered on that commit, so the forge
+// shows why it was not reconciled.
+func (r *Reconciler) fetchFailed(ctx context.Context, t Target, res *Result, trig Trigger, err error) {
+	if trig.SHA == "" {
+		return
+	}
+	rep := r.report(finding.KindValidate, t, &sources.Revision{Repo: t.Repo, Commit: trig.SHA}, nil, res.Started)
+	rep.Errored(fmt.Errorf("not fetched: %w", err))
+	res.Commit = trig.SHA
+	res.Reports = append(res.Reports, rep)
+	r.deliver(ctx, t, res, trig.SHA, trig)
 }
 
 // applyStage applies c when it is safe (or forced) and returns the apply

@@ -230,6 +230,9 @@ func TestReconcile(t *testing.T) {
 		if !errors.Is(err, sources.ErrNotOnBranch) || res == nil || res.Err == "" {
 			t.Fatalf("reconcile of a commit not on main: %v, %+v; want ErrNotOnBranch", err, res)
 		}
+		if v := reportOf(t, res, finding.KindValidate); v.State != finding.StateError || v.Commit != sha || !strings.Contains(v.Summary, "not on branch") {
+			t.Errorf("validate report of a commit not fetched: %s on %s: %s; want error on %s saying why", v.State, v.Commit, v.Summary, sha)
+		}
 		if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 			t.Errorf("changed the cluster: %v", changed)
 		}
