@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"math"
 	"path"
@@ -13,6 +14,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // FormatVersion is the version of mooring's rendering rules (how objects are
@@ -69,11 +72,31 @@ var internalAnnotationPrefixes = []string{
 // fsys should implement fs.ReadLinkFS so symlinks can be checked; one whose
 // target leaves the tree is refused. Build returns a *RefusedError for input
 // mooring will not render (remote bases, Helm charts, plugins, paths leaving
-// the repository, limits) and an error naming the file for malformed YAML.
+// the repository, limits, alias bombs) and an error naming the file for
+// malformed YAML.
+//
+// A tree whose kustomizations only change objects one by one is built in
+// shards, each by Kustomize (see planShards); any other tree in one build.
+// The result is the same either way.
 func Build(fsys fs.FS, opts Options) ([]Object, error) {
+	objs, _, err := build(fsys, opts)
+	return objs, err
+}
+
+// buildInfo says how a build ran.
+type buildInfo struct {
+	// shards is the number of Kustomize builds of a sharded build, 0 for
+	// one build of the whole tree.
+	shards int
+	// whole says why the tree was built in one piece.
+	whole noShards
+}
+
+func build(fsys fs.FS, opts Options) ([]Object, buildInfo, error) {
+	var info buildInfo
 	opts = opts.withDefaults()
 	if opts.Path == ".." || strings.HasPrefix(opts.Path, "../") || path.IsAbs(opts.Path) {
-		return nil, fmt.Errorf("render: path %q leaves the repository", opts.Path)
+		return nil, info, fmt.Errorf("render: path %q leaves the repository", opts.Path)
 	}
 	src := &source{fsys: fsys, opts: opts}
 	root := "/" + opts.Path
@@ -82,19 +105,39 @@ func Build(fsys fs.FS, opts Options) ([]Object, error) {
 	}
 	if fi, err := src.stat(root); err != nil || !fi.IsDir() {
 		if IsRefused(err) {
-			return nil, err
+			return nil, info, err
 		}
-		return nil, fmt.Errorf("render: path %q: no such folder in the repository", opts.Path)
+		return nil, info, fmt.Errorf("render: path %q: no such folder in the repository", opts.Path)
 	}
 	c := checker{fs: src, seen: map[string]bool{}}
 	kfile, err := c.check(root, false)
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
 	mem, err := load(src, slices.Collect(maps.Keys(c.seen)))
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
+	plan, why, err := planShards(mem, root)
+	if err != nil {
+		return nil, info, err
+	}
+	if plan != nil {
+		objs, whyNot := plan.run(mem, root, opts.Path)
+		if whyNot == "" {
+			info.shards = len(plan.shards)
+			return objs, info, nil
+		}
+		why = whyNot
+	}
+	info.whole = why
+	slog.Debug("render: one Kustomize build", "path", opts.Path, "reason", string(why))
+	objs, err := buildWhole(src, mem, c, kfile, root, opts.Path)
+	return objs, info, err
+}
+
+// buildWhole renders the tree in one Kustomize build.
+func buildWhole(src *source, mem filesys.FileSystem, c checker, kfile, root, buildPath string) ([]Object, error) {
 	// Kustomize's origin annotations name each object's file, but cost a
 	// fifth more time in its reference fixing. When no kustomization can
 	// change an identity, files come from an index of the resource files
@@ -111,14 +154,14 @@ func Build(fsys fs.FS, opts Options) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(mem, root)
 	if err != nil {
-		return nil, explain(mem, opts.Path, err)
+		return nil, explain(mem, buildPath, err)
 	}
 	if idx != nil && !idx.covers(m) {
 		if err := addOriginAnnotations(mem, kfile); err != nil {
 			return nil, err
 		}
 		if m, err = krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, root); err != nil {
-			return nil, explain(mem, opts.Path, err)
+			return nil, explain(mem, buildPath, err)
 		}
 		idx = nil
 	}
@@ -127,24 +170,44 @@ func Build(fsys fs.FS, opts Options) ([]Object, error) {
 		file := ""
 		if idx != nil {
 			file = idx[idOf(res.GetApiVersion(), res.GetKind(), res.GetNamespace(), res.GetName())]
-		} else if o, err := res.GetOrigin(); err == nil && o != nil && o.Repo == "" {
-			switch {
-			case o.Path != "":
-				file = path.Join(opts.Path, o.Path)
-			case o.ConfiguredIn != "":
-				file = path.Join(opts.Path, o.ConfiguredIn)
-			}
+		} else {
+			file = originFile(res, buildPath)
 		}
-		obj, err := res.Map()
+		obj, err := toObject(res, file, buildPath)
 		if err != nil {
-			return nil, fmt.Errorf("render: %s: object %s: %w", opts.Path, res.CurId(), err)
+			return nil, err
 		}
-		u := &unstructured.Unstructured{Object: normalize(obj).(map[string]any)}
-		cleanAnnotations(u)
-		out = append(out, Object{File: file, Object: u})
+		out = append(out, obj)
 	}
 	sortObjects(out)
 	return out, nil
+}
+
+// originFile returns the repository file Kustomize's origin annotation of
+// res names, or "".
+func originFile(res *resource.Resource, buildPath string) string {
+	o, err := res.GetOrigin()
+	if err != nil || o == nil || o.Repo != "" {
+		return ""
+	}
+	switch {
+	case o.Path != "":
+		return path.Join(buildPath, o.Path)
+	case o.ConfiguredIn != "":
+		return path.Join(buildPath, o.ConfiguredIn)
+	}
+	return ""
+}
+
+// toObject turns one of Kustomize's resources into a rendered object.
+func toObject(res *resource.Resource, file, buildPath string) (Object, error) {
+	obj, err := res.Map()
+	if err != nil {
+		return Object{}, fmt.Errorf("render: %s: object %s: %w", buildPath, res.CurId(), err)
+	}
+	u := &unstructured.Unstructured{Object: normalize(obj).(map[string]any)}
+	cleanAnnotations(u)
+	return Object{File: file, Object: u}, nil
 }
 
 // normalize turns the YAML decoder's values into the JSON-compatible ones

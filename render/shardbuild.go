@@ -1,0 +1,82 @@
+package render
+
+import (
+	"fmt"
+	"path"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// run builds every shard and merges their objects, sorted. It returns a
+// reason instead when a shard fails or two shards give one object: the
+// caller then builds the whole tree, which gives Kustomize's own error.
+func (p *shardPlan) run(mem filesys.FileSystem, root, buildPath string) ([]Object, noShards) {
+	results := make([][]Object, len(p.shards))
+	total := 0
+	for i, s := range p.shards {
+		objs, err := s.build(mem, root, buildPath)
+		if err != nil {
+			return nil, noShards(fmt.Sprintf("shard %d: %v", i, err))
+		}
+		results[i] = objs
+		total += len(objs)
+	}
+	out := make([]Object, 0, total)
+	seen := make(map[string]bool, total)
+	for _, objs := range results {
+		for _, o := range objs {
+			u := o.Object
+			id := idOf(u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName())
+			if seen[id] {
+				return nil, noShards(fmt.Sprintf("two shards give %s", o.Ref()))
+			}
+			seen[id] = true
+			out = append(out, o)
+		}
+	}
+	sortObjects(out)
+	return out, ""
+}
+
+// build runs Kustomize on the tree as this shard sees it.
+func (s *shardSpec) build(mem filesys.FileSystem, root, buildPath string) ([]Object, error) {
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(overlayFS{FileSystem: mem, files: s.files}, root)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Object, 0, m.Size())
+	for _, res := range m.Resources() {
+		var file string
+		if s.origin {
+			file = originFile(res, buildPath)
+		} else {
+			f, ok := s.fileOf[res.GetKind()+"\x00"+res.GetName()]
+			if !ok {
+				return nil, fmt.Errorf("object %s is in no file of the shard", res.CurId())
+			}
+			file = f
+		}
+		obj, err := toObject(res, file, buildPath)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// overlayFS is a filesystem that reads some files from a map instead: how
+// one shard sees the loaded tree without copying it.
+type overlayFS struct {
+	filesys.FileSystem
+	files map[string][]byte
+}
+
+// ReadFile reads name from the overlay when it holds it.
+func (o overlayFS) ReadFile(name string) ([]byte, error) {
+	if data, ok := o.files[path.Clean(name)]; ok {
+		return data, nil
+	}
+	return o.FileSystem.ReadFile(name)
+}
