@@ -131,6 +131,17 @@ func build(fsys fs.FS, opts Options) ([]Object, buildInfo, error) {
 		why = whyNot
 	}
 	info.whole = why
+	// Kustomize expands YAML aliases on reading; the planner refused alias
+	// bombs in what it read, a whole build checks every file first.
+	for _, f := range append(slices.Clone(c.resources), c.yamlFiles...) {
+		data, err := mem.ReadFile(f)
+		if err != nil {
+			continue // Kustomize reports it
+		}
+		if err := checkAliases(rel(f), data); err != nil {
+			return nil, info, err
+		}
+	}
 	slog.Debug("render: one Kustomize build", "path", opts.Path, "reason", string(why))
 	objs, err := buildWhole(src, mem, c, kfile, root, opts.Path)
 	return objs, info, err

@@ -29,6 +29,9 @@ type checker struct {
 	seen map[string]bool
 	// resources are the resource files reached (in-memory paths).
 	resources []string
+	// yamlFiles are the other files Kustomize parses as YAML: patches,
+	// replacements, CRDs, configurations (in-memory paths).
+	yamlFiles []string
 	// renames is true when some kustomization can change an object's
 	// identity (prefix, namespace, generators, JSON patches...), so files
 	// must come from kustomize's origin annotations (see fileIndex).
@@ -175,6 +178,21 @@ func (c *checker) check(dir string, plugins bool) (string, error) {
 	}
 	for _, f := range files {
 		if err := c.localFile(dir, f.p, refuse, f.field); err != nil {
+			return "", err
+		}
+		if f.field != "configMapGenerator" && f.field != "secretGenerator" {
+			c.yamlFiles = append(c.yamlFiles, path.Join(dir, f.p))
+		}
+	}
+	// Inline patches are YAML too.
+	for _, p := range k.Patches {
+		if err := checkAliases(file, []byte(p.Patch)); err != nil {
+			return "", err
+		}
+	}
+	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
+	for _, p := range k.PatchesStrategicMerge {
+		if err := checkAliases(file, []byte(p)); err != nil {
 			return "", err
 		}
 	}

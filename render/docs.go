@@ -86,8 +86,8 @@ type docMeta struct {
 var errEmptyDoc = errors.New("empty document")
 
 // readDoc decodes the first document of value, as Kustomize's reader does,
-// refusing alias bombs: a document whose aliases expand to more than
-// maxNodes nodes. It returns errEmptyDoc for a value Kustomize skips.
+// refusing alias bombs: a document whose aliases add more than maxNodes
+// nodes once expanded. It returns errEmptyDoc for a value Kustomize skips.
 func readDoc(value string, maxNodes int) (docMeta, error) {
 	var m docMeta
 	var n kyaml.Node
@@ -100,7 +100,7 @@ func readDoc(value string, maxNodes int) (docMeta, error) {
 	if kyaml.IsYNodeEmptyDoc(&n) || kyaml.IsMissingOrNull(kyaml.NewRNode(&n)) {
 		return m, errEmptyDoc
 	}
-	if size := expandedSize(&n, map[*kyaml.Node]int{}, maxNodes); size > maxNodes {
+	if aliasGrowth(&n) > maxNodes {
 		return m, &aliasBombError{limit: maxNodes}
 	}
 	if err := n.Decode(&m); err != nil {
@@ -113,30 +113,35 @@ func readDoc(value string, maxNodes int) (docMeta, error) {
 type aliasBombError struct{ limit int }
 
 func (e *aliasBombError) Error() string {
-	return fmt.Sprintf("a document's YAML aliases expand to more than %d nodes (an alias bomb)", e.limit)
+	return fmt.Sprintf("its YAML aliases expand to more than %d extra nodes (an alias bomb)", e.limit)
 }
 
-// expandedSize returns the number of nodes n stands for once every alias is
-// replaced by what it names, as Kustomize does on reading, stopping once it
-// passes limit. Each anchored node is counted once (memo), so the walk is
-// linear in the document even when the expansion is exponential.
-func expandedSize(n *kyaml.Node, memo map[*kyaml.Node]int, limit int) int {
+// aliasGrowth returns how many nodes expanding every alias of n adds, as
+// Kustomize does on reading, saturating at a bound far above any limit.
+// Each node is counted once (memo), so the walk is linear in the document
+// even when the expansion is exponential.
+func aliasGrowth(n *kyaml.Node) int {
+	memo := map[*kyaml.Node]int{}
+	return expandedSize(n, memo) - len(memo)
+}
+
+// saturated bounds expanded sizes so they cannot overflow.
+const saturated = 1 << 40
+
+func expandedSize(n *kyaml.Node, memo map[*kyaml.Node]int) int {
 	if n == nil {
 		return 0
 	}
 	if s, ok := memo[n]; ok {
 		return s
 	}
-	memo[n] = limit + 1 // while counting: a cycle counts as too big
+	memo[n] = saturated // while counting: a cycle counts as unbounded
 	size := 1
 	if n.Kind == kyaml.AliasNode {
-		size = expandedSize(n.Alias, memo, limit)
+		size = expandedSize(n.Alias, memo)
 	} else {
 		for _, c := range n.Content {
-			size += expandedSize(c, memo, limit)
-			if size > limit {
-				break
-			}
+			size = min(size+expandedSize(c, memo), saturated)
 		}
 	}
 	memo[n] = size

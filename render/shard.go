@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resource"
@@ -56,10 +58,11 @@ import (
 // the kustomizations) stays small. Tests lower it to split small trees.
 var shardSize = 100
 
-// maxAliasNodes bounds the YAML nodes one document may expand to through
-// aliases; Kustomize expands every alias on reading, so a few lines of
-// nested aliases (a "billion laughs") would exhaust memory.
-const maxAliasNodes = 1 << 20
+// maxAliasNodes bounds the YAML nodes one document's aliases may add once
+// expanded; Kustomize expands every alias on reading, so a few lines of
+// nested aliases (a "billion laughs") would exhaust memory. A document
+// without aliases adds none, however big.
+const maxAliasNodes = 1 << 18
 
 // mappingReferences lists, by the kind referred to, the kinds whose
 // reference to it in Kustomize's default name reference configuration is a
@@ -111,6 +114,7 @@ type planner struct {
 	kusts    map[string]*kustNode
 	order    []*kustNode
 	files    map[string]*leafFile
+	leaves   []*leafFile // in tree order
 	units    []*unit
 	entries  []*groupedEntry
 	replicas bool
@@ -174,6 +178,9 @@ func planShards(fsys filesys.FileSystem, root string) (*shardPlan, noShards, err
 		files: map[string]*leafFile{},
 	}
 	if _, why, err := p.kust(root); why != "" || err != nil {
+		return nil, why, err
+	}
+	if why, err := p.parseLeaves(); why != "" || err != nil {
 		return nil, why, err
 	}
 	return p.split()
@@ -248,13 +255,14 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 	}
 	//lint:ignore SA1019 deprecated fields are still read by kustomize, so split too.
 	for i, pt := range k.PatchesStrategicMerge {
-		content := []byte(pt)
+		content, name := []byte(pt), rel(kfile)
 		if f := path.Join(dir, string(pt)); !strings.Contains(string(pt), "\n") && p.fs.Exists(f) {
 			if content, err = p.fs.ReadFile(f); err != nil {
 				return nil, noShards(err.Error()), nil
 			}
+			name = rel(f)
 		}
-		keys, why, err := p.smKeys(rel(kfile), content)
+		keys, why, err := p.smKeys(name, content)
 		if why != "" || err != nil {
 			return nil, why, err
 		}
@@ -271,6 +279,9 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 		content, why := p.patchContent(dir, pt)
 		if why != "" {
 			return nil, why, nil
+		}
+		if err := checkAliases(patchFile(dir, rel(kfile), pt), content); err != nil {
+			return nil, "", err
 		}
 		if why := jsonPatchRenames(content); why != "" {
 			return nil, noShards(fmt.Sprintf("%s: patchesJson6902 %d %s", rel(kfile), i, why)), nil
@@ -298,9 +309,42 @@ func (p *planner) resource(dir, e string) (resRef, noShards, error) {
 		return resRef{}, noShards(fmt.Sprintf("%s: %v", rel(f), err)), nil
 	}
 	lf := &leafFile{path: f, data: data}
-	values, ok := splitDocs(string(data))
+	p.files[f] = lf
+	p.leaves = append(p.leaves, lf)
+	return resRef{leaf: lf}, "", nil
+}
+
+// parseLeaves reads the documents of every resource file, on a worker per
+// core, and lists the units in tree order.
+func (p *planner) parseLeaves() (noShards, error) {
+	whys := make([]noShards, len(p.leaves))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, lf := range p.leaves {
+		g.Go(func() error {
+			var err error
+			whys[i], err = lf.parse()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	for i, lf := range p.leaves {
+		if whys[i] != "" {
+			return whys[i], nil
+		}
+		p.units = append(p.units, lf.units...)
+	}
+	return "", nil
+}
+
+// parse splits the file into units.
+func (lf *leafFile) parse() (noShards, error) {
+	f := lf.path
+	values, ok := splitDocs(string(lf.data))
 	if !ok {
-		return resRef{}, noShards(fmt.Sprintf("%s: a document separator Kustomize refuses", rel(f))), nil
+		return noShards(fmt.Sprintf("%s: a document separator Kustomize refuses", rel(f))), nil
 	}
 	lf.values = values
 	var whole *unit
@@ -312,9 +356,9 @@ func (p *planner) resource(dir, e string) (resRef, noShards, error) {
 		if err != nil {
 			var bomb *aliasBombError
 			if errors.As(err, &bomb) {
-				return resRef{}, "", &RefusedError{File: rel(f), Reason: err.Error()}
+				return "", &RefusedError{File: rel(f), Reason: err.Error()}
 			}
-			return resRef{}, noShards(fmt.Sprintf("%s: %v", rel(f), err)), nil
+			return noShards(fmt.Sprintf("%s: %v", rel(f), err)), nil
 		}
 		if strings.HasSuffix(m.Kind, "List") {
 			// Kustomize unwraps a lone List differently from one among other
@@ -324,14 +368,14 @@ func (p *planner) resource(dir, e string) (resRef, noShards, error) {
 			}
 			for _, it := range m.Items {
 				if it.Kind == "" || strings.HasSuffix(it.Kind, "List") {
-					return resRef{}, noShards(fmt.Sprintf("%s: a List item of kind %q", rel(f), it.Kind)), nil
+					return noShards(fmt.Sprintf("%s: a List item of kind %q", rel(f), it.Kind)), nil
 				}
 				whole.metas = append(whole.metas, it)
 			}
 			continue
 		}
 		if m.Kind == "" {
-			return resRef{}, noShards(fmt.Sprintf("%s: a document without a kind", rel(f))), nil
+			return noShards(fmt.Sprintf("%s: a document without a kind", rel(f))), nil
 		}
 		lf.units = append(lf.units, &unit{file: lf, values: []int{i}, metas: []docMeta{m}})
 	}
@@ -342,9 +386,7 @@ func (p *planner) resource(dir, e string) (resRef, noShards, error) {
 		whole.values = nil // the whole file
 		lf.units = []*unit{whole}
 	}
-	p.files[f] = lf
-	p.units = append(p.units, lf.units...)
-	return resRef{leaf: lf}, "", nil
+	return "", nil
 }
 
 // patch reads entry i of a kustomization's patches.
@@ -357,7 +399,7 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 	if why != "" {
 		return why, nil
 	}
-	if err := checkAliases(file, content); err != nil {
+	if err := checkAliases(patchFile(k.dir, file, pt), content); err != nil {
 		return "", err
 	}
 	sm, errSM := p.rf.SliceFromBytes(content)
@@ -396,6 +438,15 @@ func (p *planner) patchContent(dir string, pt types.Patch) ([]byte, noShards) {
 		return nil, noShards(fmt.Sprintf("%s: %v", rel(path.Join(dir, pt.Path)), err))
 	}
 	return data, ""
+}
+
+// patchFile names where a patch's text is: its file, or the kustomization
+// file holding it inline.
+func patchFile(dir, kfile string, pt types.Patch) string {
+	if pt.Path != "" {
+		return rel(path.Join(dir, pt.Path))
+	}
+	return kfile
 }
 
 // smKeys returns the kind and name keys of the strategic merge patches in
@@ -645,23 +696,32 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 // rewrite returns the kustomization as shard s sees it: only the resources
 // with objects in s, and only the grouped entries dealt to s.
 func (k *kustNode) rewrite(s int, unitShard func(*unit) int, origin bool) ([]byte, noShards) {
-	doc := k.doc.Copy()
+	// A shallow copy: the lists filtered get new nodes, everything else is
+	// shared with the parsed kustomization and never written.
+	top := *k.doc.YNode()
+	if top.Kind != kyaml.MappingNode {
+		return nil, noShards(fmt.Sprintf("%s is not a mapping", rel(k.file)))
+	}
+	top.Content = slices.Clone(top.Content)
+	doc := kyaml.NewRNode(&top)
 	keep := func(field string, ok func(int) bool) noShards {
-		f := doc.Field(field)
-		if f == nil || f.Value == nil {
-			return ""
-		}
-		seq := f.Value.YNode()
-		if seq.Kind != kyaml.SequenceNode {
-			return noShards(fmt.Sprintf("%s: %s is not a list", rel(k.file), field))
-		}
-		var kept []*kyaml.Node
-		for i, c := range seq.Content {
-			if ok(i) {
-				kept = append(kept, c)
+		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value != field {
+				continue
 			}
+			seq := top.Content[i+1]
+			if seq.Kind != kyaml.SequenceNode {
+				return noShards(fmt.Sprintf("%s: %s is not a list", rel(k.file), field))
+			}
+			filtered := *seq
+			filtered.Content = nil
+			for j, c := range seq.Content {
+				if ok(j) {
+					filtered.Content = append(filtered.Content, c)
+				}
+			}
+			top.Content[i+1] = &filtered
 		}
-		seq.Content = kept
 		return ""
 	}
 	for _, field := range []string{"resources", "bases"} {
@@ -696,14 +756,14 @@ func (k *kustNode) rewrite(s int, unitShard func(*unit) int, origin bool) ([]byt
 		}
 	}
 	if origin {
-		f := doc.Field("buildMetadata")
-		if f == nil || f.Value == nil || f.Value.YNode().Kind != kyaml.SequenceNode {
-			if err := doc.PipeE(kyaml.SetField("buildMetadata", kyaml.NewListRNode(types.OriginAnnotations))); err != nil {
-				return nil, noShards(err.Error())
-			}
-		} else {
+		if why := keep("buildMetadata", func(int) bool { return true }); why != "" {
+			return nil, why
+		}
+		if f := doc.Field("buildMetadata"); f != nil && f.Value != nil {
 			seq := f.Value.YNode()
 			seq.Content = append(seq.Content, kyaml.NewStringRNode(types.OriginAnnotations).YNode())
+		} else if err := doc.PipeE(kyaml.SetField("buildMetadata", kyaml.NewListRNode(types.OriginAnnotations))); err != nil {
+			return nil, noShards(err.Error())
 		}
 	}
 	out, err := doc.String()

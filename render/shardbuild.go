@@ -3,9 +3,15 @@ package render
 import (
 	"fmt"
 	"path"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // run builds every shard and merges their objects, sorted. It returns a
@@ -13,13 +19,34 @@ import (
 // caller then builds the whole tree, which gives Kustomize's own error.
 func (p *shardPlan) run(mem filesys.FileSystem, root, buildPath string) ([]Object, noShards) {
 	results := make([][]Object, len(p.shards))
-	total := 0
+	var g errgroup.Group
+	g.SetLimit(shardWorkers())
 	for i, s := range p.shards {
-		objs, err := s.build(mem, root, buildPath)
-		if err != nil {
-			return nil, noShards(fmt.Sprintf("shard %d: %v", i, err))
+		run := func() error {
+			objs, err := s.build(mem, root, buildPath)
+			if err != nil {
+				return fmt.Errorf("shard %d: %w", i, err)
+			}
+			results[i] = objs
+			return nil
 		}
-		results[i] = objs
+		if i == 0 {
+			// Kustomize fills its OpenAPI schema and other tables lazily,
+			// unguarded, during a build (kustomize#3659): the schema is
+			// filled first, and the first shard builds alone.
+			warmKustomize.Do(func() { openapi.SchemaForResourceType(kyaml.TypeMeta{APIVersion: "v1", Kind: "Service"}) })
+			if err := run(); err != nil {
+				return nil, noShards(err.Error())
+			}
+			continue
+		}
+		g.Go(run)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, noShards(err.Error())
+	}
+	total := 0
+	for _, objs := range results {
 		total += len(objs)
 	}
 	out := make([]Object, 0, total)
@@ -38,6 +65,11 @@ func (p *shardPlan) run(mem filesys.FileSystem, root, buildPath string) ([]Objec
 	sortObjects(out)
 	return out, ""
 }
+
+var warmKustomize sync.Once
+
+// shardWorkers is how many shards build at once: one per core.
+func shardWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // build runs Kustomize on the tree as this shard sees it.
 func (s *shardSpec) build(mem filesys.FileSystem, root, buildPath string) ([]Object, error) {
