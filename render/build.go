@@ -151,13 +151,15 @@ func build(fsys fs.FS, opts Options) ([]Object, buildInfo, error) {
 func buildWhole(src *source, mem filesys.FileSystem, c checker, kfile, root, buildPath string) ([]Object, error) {
 	// Kustomize's origin annotations name each object's file, but cost a
 	// fifth more time in its reference fixing. When no kustomization can
-	// change an identity, files come from an index of the resource files
-	// instead; an object the index cannot place falls back to annotations.
+	// change a name or kind, files come from an index of the resource files
+	// instead; objects the index cannot place (generated, or of a kind and
+	// name two files define) take their file from the annotations.
 	var idx fileIndex
 	if !c.renames && !forceOrigin {
 		idx = indexFiles(src, c.resources)
 	}
-	if idx == nil {
+	origin := idx == nil || idx.ambiguous()
+	if origin {
 		if err := addOriginAnnotations(mem, kfile); err != nil {
 			return nil, err
 		}
@@ -167,21 +169,19 @@ func buildWhole(src *source, mem filesys.FileSystem, c checker, kfile, root, bui
 	if err != nil {
 		return nil, explain(mem, buildPath, err)
 	}
-	if idx != nil && !idx.covers(m) {
+	if idx != nil && !idx.covers(m, origin) {
 		if err := addOriginAnnotations(mem, kfile); err != nil {
 			return nil, err
 		}
 		if m, err = krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, root); err != nil {
 			return nil, explain(mem, buildPath, err)
 		}
-		idx = nil
+		origin = true
 	}
 	out := make([]Object, 0, m.Size())
 	for _, res := range m.Resources() {
-		file := ""
-		if idx != nil {
-			file = idx[idOf(res.GetApiVersion(), res.GetKind(), res.GetNamespace(), res.GetName())]
-		} else {
+		file := idx[fileKey(res.GetKind(), res.GetName())]
+		if file == "" && origin {
 			file = originFile(res, buildPath)
 		}
 		obj, err := toObject(res, file, buildPath)

@@ -276,16 +276,18 @@ func (c *checker) entry(dir, field, e string, refuse refuseFunc, plugins bool) e
 }
 
 // noteRenames sets c.renames when kustomization k (in folder dir) can give
-// an object another identity than the one in its file.
+// an object another name or kind than the one in its file. A namespace
+// does not count: files are found by kind and name (see fileIndex).
 func (c *checker) noteRenames(dir string, k *types.Kustomization) error {
-	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
-	if k.NamePrefix != "" || k.NameSuffix != "" || k.Namespace != "" || len(k.PatchesJson6902) > 0 ||
+	if k.NamePrefix != "" || k.NameSuffix != "" ||
 		len(k.ConfigMapGenerator) > 0 || len(k.SecretGenerator) > 0 || len(k.Generators) > 0 ||
 		len(k.Transformers) > 0 || len(k.Replacements) > 0 {
 		c.renames = true
 		return nil
 	}
-	for _, p := range k.Patches {
+	//lint:ignore SA1019 deprecated fields are still read by kustomize, so checked too.
+	patches := append(slices.Clone(k.Patches), k.PatchesJson6902...)
+	for _, p := range patches {
 		if p.Options != nil && (p.Options.AllowNameChange || p.Options.AllowKindChange) {
 			c.renames = true
 			return nil
@@ -308,7 +310,7 @@ func (c *checker) noteRenames(dir string, k *types.Kustomization) error {
 			c.renames = true
 			return nil
 		}
-		if _, ok := doc.([]any); ok {
+		if _, ok := doc.([]any); ok && jsonPatchRenames(data) != "" {
 			c.renames = true
 			return nil
 		}

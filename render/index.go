@@ -1,86 +1,70 @@
 package render
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"strings"
-
 	"sigs.k8s.io/kustomize/api/resmap"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // forceOrigin makes Build always use origin annotations (tests compare the
 // two ways of finding files).
 var forceOrigin = false
 
-// fileIndex maps an object identity (see idOf) to the repository file that
-// defines it.
+// fileIndex maps an object's kind and name (see fileKey) to the repository
+// file that defines it, or to "" when several files define objects of that
+// kind and name (in different namespaces): those need Kustomize's origin
+// annotations. When nothing renames, an object's kind and name are the same
+// in its file and in the output, whatever namespace it ends up in.
 type fileIndex map[string]string
 
-func idOf(apiVersion, kind, namespace, name string) string {
-	return apiVersion + "\x00" + kind + "\x00" + namespace + "\x00" + name
+func fileKey(kind, name string) string { return kind + "\x00" + name }
+
+// add records the objects of a resource file.
+func (idx fileIndex) add(file string, metas []docMeta) {
+	for _, m := range metas {
+		key := fileKey(m.Kind, m.Metadata.Name)
+		if f, ok := idx[key]; ok && f != file {
+			idx[key] = ""
+		} else {
+			idx[key] = file
+		}
+	}
 }
 
-// indexDoc is the part of a resource document the index reads.
-type indexDoc struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name      string `yaml:"name"`
-		Namespace string `yaml:"namespace"`
-	} `yaml:"metadata"`
-	Items []indexDoc `yaml:"items"`
+// ambiguous reports whether some kind and name is defined in two files.
+func (idx fileIndex) ambiguous() bool {
+	for _, f := range idx {
+		if f == "" {
+			return true
+		}
+	}
+	return false
 }
 
-// indexFiles reads the identities defined in files (in-memory paths). It
-// returns nil when a file cannot be read or two files define one identity:
-// the caller then asks kustomize for origins instead.
+// indexFiles reads the objects of the resource files (in-memory paths). It
+// returns nil when a file cannot be read: the caller then asks kustomize
+// for origins instead.
 func indexFiles(src *source, files []string) fileIndex {
 	idx := fileIndex{}
-	add := func(d indexDoc, file string) bool {
-		id := idOf(d.APIVersion, d.Kind, d.Metadata.Namespace, d.Metadata.Name)
-		if f, dup := idx[id]; dup && f != file {
-			return false
-		}
-		idx[id] = file
-		return true
-	}
 	for _, f := range files {
 		data, err := src.readFile(f)
 		if err != nil {
 			return nil
 		}
-		file := rel(f)
-		dec := kyaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var d indexDoc
-			err := dec.Decode(&d)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil
-			}
-			if !add(d, file) {
-				return nil
-			}
-			if strings.HasSuffix(d.Kind, "List") {
-				for _, it := range d.Items {
-					if !add(it, file) {
-						return nil
-					}
-				}
-			}
+		lf := &leafFile{path: f, data: data}
+		if why, err := lf.parse(); why != "" || err != nil {
+			return nil
+		}
+		for _, u := range lf.units {
+			idx.add(rel(f), u.metas)
 		}
 	}
 	return idx
 }
 
-// covers reports whether every object of m has a file in the index.
-func (idx fileIndex) covers(m resmap.ResMap) bool {
+// covers reports whether every object of m has a file in the index, or
+// origin annotations are there to name it.
+func (idx fileIndex) covers(m resmap.ResMap, origin bool) bool {
 	for _, r := range m.Resources() {
-		if _, ok := idx[idOf(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName())]; !ok {
+		if f := idx[fileKey(r.GetKind(), r.GetName())]; f == "" && !origin {
 			return false
 		}
 	}

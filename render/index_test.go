@@ -62,10 +62,12 @@ func TestRenamesDetected(t *testing.T) {
 		{"labels and images", "resources: [a.yaml]\ncommonLabels: {team: net}\nimages: [{name: nginx, newTag: '1'}]\n", nil, false},
 		{"strategic merge patch", "resources: [a.yaml]\npatches: [{path: p.yaml}]\n", map[string]string{"p.yaml": "kind: Service\nmetadata: {name: a}\n"}, false},
 		{"namePrefix", "namePrefix: x-\n", nil, true},
-		{"namespace", "namespace: x\n", nil, true},
+		{"namespace", "namespace: x\n", nil, false},
 		{"configMapGenerator", "configMapGenerator: [{name: c, literals: [a=b]}]\n", nil, true},
 		{"JSON patch file", "patches: [{path: p.yaml, target: {kind: Service}}]\n", map[string]string{"p.yaml": "- op: replace\n  path: /metadata/name\n  value: b\n"}, true},
-		{"inline JSON patch", "patches: [{patch: '[{\"op\": \"remove\", \"path\": \"/spec\"}]', target: {kind: Service}}]\n", nil, true},
+		{"inline JSON patch", "patches: [{patch: '[{\"op\": \"remove\", \"path\": \"/spec\"}]', target: {kind: Service}}]\n", nil, false},
+		{"inline JSON patch of a name", "patches: [{patch: '[{\"op\": \"remove\", \"path\": \"/metadata/name\"}]', target: {kind: Service}}]\n", nil, true},
+		{"patchesJson6902 of the kind", "patchesJson6902: [{patch: '[{\"op\": \"replace\", \"path\": \"/kind\", \"value\": \"X\"}]', target: {kind: Service}}]\n", nil, true},
 		{"allowNameChange", "patches: [{path: p.yaml, options: {allowNameChange: true}}]\n", map[string]string{"p.yaml": "kind: Service\nmetadata: {name: a}\n"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -101,9 +101,9 @@ type shardSpec struct {
 	files map[string][]byte
 	// fileOf maps an object's kind and name to its repository file; ""
 	// when two files hold objects of that kind and name.
-	fileOf map[string]string
-	// origin is true when some object's file is ambiguous, so this shard
-	// asks Kustomize for origin annotations.
+	fileOf fileIndex
+	// origin is true when some object's file is ambiguous, or it may be
+	// renamed, so this shard asks Kustomize for origin annotations.
 	origin  bool
 	objects int
 }
@@ -118,6 +118,10 @@ type planner struct {
 	units    []*unit
 	entries  []*groupedEntry
 	replicas bool
+	// namespaced is true when some kustomization sets a namespace, which
+	// also renames Namespace objects (metadata/name is among Kustomize's
+	// namespace fields for kind Namespace).
+	namespaced bool
 }
 
 // kustNode is one kustomization of the tree.
@@ -286,6 +290,9 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 		if why := jsonPatchRenames(content); why != "" {
 			return nil, noShards(fmt.Sprintf("%s: patchesJson6902 %d %s", rel(kfile), i, why)), nil
 		}
+	}
+	if k.Namespace != "" {
+		p.namespaced = true
 	}
 	for i, r := range k.Replicas {
 		p.replicas = true
@@ -555,7 +562,12 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 			kinds[m.Kind] = true
 		}
 	}
-	linked := map[string]string{} // kind → mapping reference group
+	linked := map[string]string{} // kind → group of kinds kept together
+	if p.namespaced {
+		// Renamed to the namespace, Namespace objects of different names
+		// can collide.
+		linked["Namespace"] = "Namespace"
+	}
 	for referee, referrers := range mappingReferences {
 		if slices.ContainsFunc(referrers, func(k string) bool { return kinds[k] }) {
 			linked[referee] = referee
@@ -600,7 +612,7 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 			continue
 		}
 		if len(plan.shards) == 0 || plan.shards[len(plan.shards)-1].objects >= shardSize {
-			plan.shards = append(plan.shards, &shardSpec{files: map[string][]byte{}, fileOf: map[string]string{}})
+			plan.shards = append(plan.shards, &shardSpec{files: map[string][]byte{}, fileOf: fileIndex{}})
 		}
 		shardOf[g] = len(plan.shards) - 1
 		plan.shards[len(plan.shards)-1].objects += size[g]
@@ -659,15 +671,7 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 					continue
 				}
 				picked = append(picked, u.values...)
-				for _, m := range u.metas {
-					key := m.Kind + "\x00" + m.Metadata.Name
-					if f, ok := spec.fileOf[key]; ok && f != rel(lf.path) {
-						spec.fileOf[key] = ""
-						spec.origin = true
-					} else {
-						spec.fileOf[key] = rel(lf.path)
-					}
-				}
+				spec.fileOf.add(rel(lf.path), u.metas)
 			}
 			if all || len(picked) == 0 {
 				continue
@@ -679,6 +683,10 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 			}
 			spec.files[lf.path] = []byte(content)
 		}
+		// Renamed Namespace objects are found by origin annotations.
+		spec.origin = spec.fileOf.ambiguous() || p.namespaced && slices.ContainsFunc(p.units, func(u *unit) bool {
+			return unitShard(u) == s && slices.ContainsFunc(u.metas, func(m docMeta) bool { return m.Kind == "Namespace" })
+		})
 		for _, k := range p.order {
 			if !k.shards[s] {
 				continue

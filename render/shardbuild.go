@@ -79,15 +79,14 @@ func (s *shardSpec) build(mem filesys.FileSystem, root, buildPath string) ([]Obj
 	}
 	out := make([]Object, 0, m.Size())
 	for _, res := range m.Resources() {
-		var file string
-		if s.origin {
+		// As in a whole build (see fileIndex): the shard's own files when
+		// they tell, the origin annotations otherwise.
+		file, ok := s.fileOf[fileKey(res.GetKind(), res.GetName())]
+		if !ok && !s.origin {
+			return nil, fmt.Errorf("object %s is in no file of the shard", res.CurId())
+		}
+		if file == "" {
 			file = originFile(res, buildPath)
-		} else {
-			f, ok := s.fileOf[res.GetKind()+"\x00"+res.GetName()]
-			if !ok {
-				return nil, fmt.Errorf("object %s is in no file of the shard", res.CurId())
-			}
-			file = f
 		}
 		obj, err := toObject(res, file, buildPath)
 		if err != nil {
@@ -111,4 +110,9 @@ func (o overlayFS) ReadFile(name string) ([]byte, error) {
 		return data, nil
 	}
 	return o.FileSystem.ReadFile(name)
+}
+
+// idOf is an object's identity in a build: no two objects share one.
+func idOf(apiVersion, kind, namespace, name string) string {
+	return apiVersion + "\x00" + kind + "\x00" + namespace + "\x00" + name
 }
