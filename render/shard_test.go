@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/mooringhq/mooring/internal/gen"
 )
@@ -314,4 +317,50 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	}
 	walk(".")
 	return files
+}
+
+// TestMappingReferencesMatchKustomize reads Kustomize's default name
+// reference configuration from its module source and checks that every
+// reference whose field may be a mapping (its path does not end in a name)
+// is in mappingReferences: a new one in a Kustomize upgrade fails here.
+func TestMappingReferencesMatchKustomize(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kustomize/api").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "internal/konfig/builtinpluginconsts/namereference.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, conf, ok := strings.Cut(string(src), "`")
+	conf, _, ok2 := strings.Cut(conf, "`")
+	if !ok || !ok2 {
+		t.Fatal("no configuration string in namereference.go")
+	}
+	var cfg struct {
+		NameReference []struct {
+			Kind       string `json:"kind"`
+			FieldSpecs []struct {
+				Path string `json:"path"`
+				Kind string `json:"kind"`
+			} `json:"fieldSpecs"`
+		} `json:"nameReference"`
+	}
+	if err := yaml.Unmarshal([]byte(conf), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.NameReference) < 10 {
+		t.Fatalf("read %d name references from Kustomize, want its whole configuration", len(cfg.NameReference))
+	}
+	for _, ref := range cfg.NameReference {
+		for _, fs := range ref.FieldSpecs {
+			last := fs.Path[strings.LastIndex(fs.Path, "/")+1:]
+			if last == "name" || strings.HasSuffix(last, "Name") || strings.HasSuffix(last, "Names") || strings.HasPrefix(fs.Path, "metadata/annotations/") {
+				continue // a scalar: nothing to fix when no name changes
+			}
+			if !slices.Contains(mappingReferences[ref.Kind], fs.Kind) {
+				t.Errorf("Kustomize refers from %s %s to %s: not in mappingReferences", fs.Kind, fs.Path, ref.Kind)
+			}
+		}
+	}
 }
