@@ -28,17 +28,21 @@ type Options struct {
 	// Path is the kustomization folder to build, relative to the repository
 	// root and slash-separated. Default ".".
 	Path string
-	// MaxFileSize is the largest file, in bytes, the repository may hold.
-	// Default 1 MiB.
+	// MaxFileSize is the largest file, in bytes, a kustomization folder
+	// may hold. Default 16 MiB: a generated file of 4,000 Ingresses is
+	// 1.7 MB; Kustomize needs some fifty times a file's size in memory.
 	MaxFileSize int64
-	// MaxFiles is the largest number of files the repository may hold,
-	// counting files reached through symlinks. Default 10,000.
+	// MaxTotalSize is the most bytes all files of the kustomization
+	// folders may hold together. Default 256 MiB.
+	MaxTotalSize int64
+	// MaxFiles is the largest number of files the kustomization folders
+	// may hold, counting files reached through symlinks. Default 100,000.
 	MaxFiles int
 }
 
 // DefaultOptions returns the options of a build of the repository root.
 func DefaultOptions() Options {
-	return Options{Path: ".", MaxFileSize: 1 << 20, MaxFiles: 10000}
+	return Options{Path: ".", MaxFileSize: 16 << 20, MaxTotalSize: 256 << 20, MaxFiles: 100000}
 }
 
 // withDefaults fills the zero fields of o from DefaultOptions and cleans Path.
@@ -50,6 +54,9 @@ func (o Options) withDefaults() Options {
 	o.Path = path.Clean(strings.TrimPrefix(strings.ReplaceAll(o.Path, "\\", "/"), "./"))
 	if o.MaxFileSize <= 0 {
 		o.MaxFileSize = d.MaxFileSize
+	}
+	if o.MaxTotalSize <= 0 {
+		o.MaxTotalSize = d.MaxTotalSize
 	}
 	if o.MaxFiles <= 0 {
 		o.MaxFiles = d.MaxFiles

@@ -124,8 +124,8 @@ func cacheKey(rev *sources.Revision, opts Options) string {
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "mooring render\x00format %d\x00codec %d\x00tree %s\x00path %s\x00maxFileSize %d\x00maxFiles %d",
-		FormatVersion, codecVersion, rev.Tree, opts.Path, opts.MaxFileSize, opts.MaxFiles)
+	fmt.Fprintf(h, "mooring render\x00format %d\x00codec %d\x00tree %s\x00path %s\x00maxFileSize %d\x00maxTotalSize %d\x00maxFiles %d",
+		FormatVersion, codecVersion, rev.Tree, opts.Path, opts.MaxFileSize, opts.MaxTotalSize, opts.MaxFiles)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

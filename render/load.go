@@ -21,6 +21,7 @@ type loader struct {
 	dst   filesys.FileSystem
 	opts  Options
 	files int
+	bytes int64
 }
 
 // source is the repository tree as the checker sees it, before anything is
@@ -170,7 +171,7 @@ func (l *loader) link(src, dst string, active []string) error {
 func (l *loader) file(src, dst string) error {
 	l.files++
 	if l.files > l.opts.MaxFiles {
-		return &RefusedError{File: dst, Reason: fmt.Sprintf("the repository has more than %d files (the limit)", l.opts.MaxFiles)}
+		return &RefusedError{File: dst, Reason: fmt.Sprintf("the kustomization folders hold more than %d files (the limit)", l.opts.MaxFiles)}
 	}
 	fi, err := fs.Stat(l.src, src)
 	if err != nil {
@@ -185,6 +186,10 @@ func (l *loader) file(src, dst string) error {
 	}
 	if int64(len(data)) > l.opts.MaxFileSize {
 		return &RefusedError{File: dst, Reason: fmt.Sprintf("file is %d bytes, over the %d-byte limit", len(data), l.opts.MaxFileSize)}
+	}
+	l.bytes += int64(len(data))
+	if l.bytes > l.opts.MaxTotalSize {
+		return &RefusedError{File: dst, Reason: fmt.Sprintf("with this file the kustomization folders hold %d bytes, over the %d-byte limit", l.bytes, l.opts.MaxTotalSize)}
 	}
 	if err := l.dst.WriteFile("/"+dst, data); err != nil {
 		return fmt.Errorf("render: %s: %w", dst, err)

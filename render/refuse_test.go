@@ -156,10 +156,37 @@ metadata:
 		name: "file over the size limit",
 		fs: fstest.MapFS{
 			"kustomization.yaml": kust("resources:\n- svc.yaml\n"),
-			"svc.yaml":           file(svc + "# " + strings.Repeat("x", 2<<20) + "\n"),
+			"svc.yaml":           file(svc + "# " + strings.Repeat("x", 17<<20) + "\n"),
 		},
 		refused: true,
-		want:    []string{"svc.yaml", "over the 1048576-byte limit"},
+		want:    []string{"svc.yaml", "over the 16777216-byte limit"},
+	}, {
+		name: "alias bomb in a resource",
+		fs: fstest.MapFS{
+			"kustomization.yaml": kust("resources:\n- svc.yaml\n- bomb.yaml\n"),
+			"svc.yaml":           file(svc),
+			"bomb.yaml":          file(aliasBomb),
+		},
+		refused: true,
+		want:    []string{"bomb.yaml", "alias bomb"},
+	}, {
+		name: "alias bomb in a tree built whole",
+		fs: fstest.MapFS{
+			"kustomization.yaml": kust("namePrefix: x-\nresources:\n- svc.yaml\n- bomb.yaml\n"),
+			"svc.yaml":           file(svc),
+			"bomb.yaml":          file(aliasBomb),
+		},
+		refused: true,
+		want:    []string{"bomb.yaml", "alias bomb"},
+	}, {
+		name: "alias bomb in a patch",
+		fs: fstest.MapFS{
+			"kustomization.yaml": kust("resources:\n- svc.yaml\npatches:\n- path: bomb.yaml\n"),
+			"svc.yaml":           file(svc),
+			"bomb.yaml":          file(aliasBomb),
+		},
+		refused: true,
+		want:    []string{"bomb.yaml", "alias bomb"},
 	}, {
 		name: "malformed resource YAML names the file and line",
 		fs: fstest.MapFS{
@@ -212,6 +239,37 @@ metadata:
 				t.Errorf("error is not one clear message: %q", err)
 			}
 		})
+	}
+}
+
+// aliasBomb is a "billion laughs": nine levels of nine aliases, a few
+// hundred bytes that expand to 387 million nodes.
+var aliasBomb = func() string {
+	b := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	prev := "a"
+	for _, c := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		b += "  " + c + ": &" + c + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 9), ", ") + "]\n"
+		prev = c
+	}
+	return b
+}()
+
+// TestBuildTotalSize checks the limit on all files together: the file that
+// crosses it is named.
+func TestBuildTotalSize(t *testing.T) {
+	fsys := fstest.MapFS{"kustomization.yaml": kust("resources:\n- svc.yaml\n"), "svc.yaml": file(svc)}
+	for i := range 4 {
+		fsys[filepath.Join("docs", strings.Repeat("a", i+1)+".md")] = file(strings.Repeat("x", 1000))
+	}
+	opts := render.DefaultOptions()
+	opts.MaxTotalSize = 2500
+	_, err := render.Build(fsys, opts)
+	if !render.IsRefused(err) || !strings.Contains(err.Error(), "docs/") || !strings.Contains(err.Error(), "over the 2500-byte limit") {
+		t.Fatalf("err = %v, want a refusal naming a file of docs/ over the 2500-byte limit", err)
+	}
+	opts.MaxTotalSize = 0 // the default
+	if _, err := render.Build(fsys, opts); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -364,3 +364,37 @@ func TestMappingReferencesMatchKustomize(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildBigFile renders 4,000 Ingresses from one 1.7 MB file with the
+// default limits: the file is split into shards by document.
+func TestBuildBigFile(t *testing.T) {
+	dir := t.TempDir()
+	o := gen.Options{Pools: 100, Ingresses: 4000, Seed: 1, OneFile: true}
+	if testing.Short() {
+		o.Ingresses = 2500
+	}
+	if err := gen.Write(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "base/ingresses.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= 1<<20 {
+		t.Fatalf("base/ingresses.yaml is %d bytes, want over 1 MiB", fi.Size())
+	}
+	opts := DefaultOptions()
+	opts.Path = gen.Overlay
+	objs, info, err := build(os.DirFS(dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != o.Objects() || info.shards < 2 {
+		t.Fatalf("%d objects in %d shards (whole because %q), want %d objects sharded", len(objs), info.shards, info.whole, o.Objects())
+	}
+	for _, obj := range objs {
+		if obj.Object.GetKind() == "Ingress" && obj.File != "base/ingresses.yaml" {
+			t.Fatalf("%s comes from %q, want base/ingresses.yaml", obj.Ref(), obj.File)
+		}
+	}
+}

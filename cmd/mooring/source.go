@@ -26,6 +26,9 @@ type sourceFlags struct {
 	username, passwordFile, passwordEnv string
 	sshKey, knownHosts                  string
 	keyring                             string
+
+	// limits are set by commands that register them (render).
+	limits renderLimits
 }
 
 func (f *sourceFlags) register(fs *pflag.FlagSet) {
@@ -119,6 +122,7 @@ func (f *sourceFlags) target() (reconciler.Target, reconciler.Trigger, error) {
 // renderOptions are the render options for the --path flag.
 func (f *sourceFlags) renderOptions() render.Options {
 	opts := render.DefaultOptions()
+	f.limits.apply(&opts)
 	opts.Path = f.buildPath()
 	return opts
 }

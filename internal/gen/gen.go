@@ -25,6 +25,9 @@ type Options struct {
 	// Seed makes the varied parts (paths, TLS, annotations) reproducible.
 	// Default 1.
 	Seed uint64
+	// OneFile writes every Ingress into one file, base/ingresses.yaml, as
+	// some generators do, instead of a file each.
+	OneFile bool
 }
 
 // DefaultOptions returns the benchmark's repository: 100 pools, 100
@@ -101,8 +104,19 @@ spec:
 		w.add(fmt.Sprintf("base/pools/pool-%03d.yaml", i), pool(i))
 		w.add(fmt.Sprintf("base/l2/l2-%03d.yaml", i), l2(i, rng))
 	}
+	var all strings.Builder
 	for i := range opts.Ingresses {
+		if opts.OneFile {
+			if i > 0 {
+				all.WriteString("---\n")
+			}
+			all.WriteString(ingress(i, rng))
+			continue
+		}
 		w.add(fmt.Sprintf("base/ingresses/team-%02d/app-%04d.yaml", i/50, i), ingress(i, rng))
+	}
+	if opts.OneFile {
+		w.add("base/ingresses.yaml", all.String())
 	}
 	var k strings.Builder
 	k.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
