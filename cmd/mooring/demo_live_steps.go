@@ -217,8 +217,7 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 	case !slices.Equal(before, after):
 		return "", fmt.Errorf("the refused commit changed the cluster's pools: %v → %v", before, after)
 	}
-	d.say("Gitea: mooring/apply %s: %s", state, desc)
-	d.say("the cluster still holds %s", strings.Join(after, ", "))
+	d.say("the cluster still holds %s; a revert follows:", strings.Join(after, ", "))
 
 	if err := d.removeResource("overlap-pool.yaml"); err != nil {
 		return "", err
