@@ -429,10 +429,10 @@ func Pools(m *model.Model, obs Observed, nodes map[string]string) []Pool {
 	var out []Pool
 	for _, p := range m.Pools {
 		pool := Pool{Namespace: p.Object.Namespace, Name: p.Object.Name, File: p.File, AutoAssign: p.AutoAssign}
+		pool.Size = p.Assignable()
 		for i, r := range p.Ranges {
 			if r.IsValid() {
 				pool.Ranges = append(pool.Ranges, r.String())
-				pool.Size = addSat(pool.Size, r.Assignable(p.AvoidBuggyIPs))
 			} else if i < len(p.Addresses) {
 				pool.Ranges = append(pool.Ranges, p.Addresses[i]+" (invalid)")
 			}
@@ -488,13 +488,6 @@ func Pools(m *model.Model, obs Observed, nodes map[string]string) []Pool {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return out
-}
-
-func addSat(a, b uint64) uint64 {
-	if a > math.MaxUint64-b {
-		return math.MaxUint64
-	}
-	return a + b
 }
 
 func sizeText(n uint64) string {

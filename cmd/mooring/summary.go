@@ -21,11 +21,7 @@ func writeModel(w io.Writer, m *model.Model) error {
 
 	p("ADDRESS POOLS\n")
 	for _, pool := range m.Pools {
-		var n uint64
-		for _, r := range pool.Ranges {
-			n = satAdd(n, r.Assignable(pool.AvoidBuggyIPs))
-		}
-		p("  %s\t%s\t%s addresses\tautoAssign=%t\t%s\n", pool.Object.Name, strings.Join(pool.Addresses, ","), count(n), pool.AutoAssign, pool.File)
+		p("  %s\t%s\t%s addresses\tautoAssign=%t\t%s\n", pool.Object.Name, strings.Join(pool.Addresses, ","), count(pool.Assignable()), pool.AutoAssign, pool.File)
 	}
 	p("L2 ADVERTISEMENTS\n")
 	for _, ad := range m.L2Advertisements {
@@ -81,13 +77,6 @@ func writeModel(w io.Writer, m *model.Model) error {
 		p("  VIP\t%s\tport %d\ton %s\tarp=%t\t%s\n", kv.VIP.Address, kv.VIP.Port, kv.VIP.Interface, kv.ARP, kv.File)
 	}
 	return tw.Flush()
-}
-
-func satAdd(a, b uint64) uint64 {
-	if a > math.MaxUint64-b {
-		return math.MaxUint64
-	}
-	return a + b
 }
 
 func count(n uint64) string {

@@ -20,13 +20,20 @@ func AssetsDir(t testing.TB) string {
 			return d
 		}
 	}
+	return filepath.Join(ModuleRoot(t), ".cache", "assets")
+}
+
+// ModuleRoot returns the folder of the go.mod above the test's folder:
+// where the Makefile keeps .cache.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "assets")
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

@@ -133,6 +133,24 @@ func (r Range) Assignable(avoidBuggyIPs bool) uint64 {
 	return n - buggy
 }
 
+// Assignable returns how many addresses MetalLB hands out of the pool:
+// the sum of Range.Assignable over its valid ranges, saturating at
+// math.MaxUint64.
+func (p Pool) Assignable() uint64 {
+	var n uint64
+	for _, r := range p.Ranges {
+		if !r.IsValid() {
+			continue
+		}
+		a := r.Assignable(p.AvoidBuggyIPs)
+		if n > math.MaxUint64-a {
+			return math.MaxUint64
+		}
+		n += a
+	}
+	return n
+}
+
 // Buggy reports whether MetalLB's avoidBuggyIPs leaves a out: an IPv4
 // address ending in .0 or .255.
 func Buggy(a netip.Addr) bool {

@@ -206,3 +206,20 @@ func FuzzParseRange(f *testing.F) {
 		}
 	})
 }
+
+func TestPoolAssignable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    Pool
+		want uint64
+	}{
+		{"empty", Pool{}, 0},
+		{"two ranges, an invalid one", Pool{Ranges: []Range{MustParseRange("192.0.2.0/30"), {}, MustParseRange("198.51.100.1-198.51.100.3")}}, 7},
+		{"avoid buggy IPs", Pool{AvoidBuggyIPs: true, Ranges: []Range{MustParseRange("192.0.2.0/24")}}, 254},
+		{"saturates", Pool{Ranges: []Range{MustParseRange("2001:db8::/56"), MustParseRange("2001:db8:1::/56")}}, math.MaxUint64},
+	} {
+		if got := tc.p.Assignable(); got != tc.want {
+			t.Errorf("%s: Assignable() = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mooringhq/mooring/internal/testbed"
 )
 
 // Browser is one headless Chromium and the tab tests drive.
@@ -156,25 +158,12 @@ func (b *Browser) Axe(t testing.TB) []Violation {
 }
 
 // axePath finds axe.min.js: MOORING_AXE, else .cache/axe-core at the
-// module root above the test's folder.
+// module root.
 func axePath(t testing.TB) string {
 	if p := os.Getenv("MOORING_AXE"); p != "" {
 		return p
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "axe-core", "axe.min.js")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("browser: no go.mod above the test's folder")
-		}
-		dir = parent
-	}
+	return filepath.Join(testbed.ModuleRoot(t), ".cache", "axe-core", "axe.min.js")
 }
 
 // Artifacts is the folder for a test's screenshots: $MOORING_ARTIFACTS/name
