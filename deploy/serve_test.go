@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,47 +102,59 @@ func TestServeAsServiceAccount(t *testing.T) {
 	sha := work.Commit("homelab network")
 	work.Push(bare, "main")
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	tokenFile := filepath.Join(t.TempDir(), "api-token")
+	if err := os.WriteFile(tokenFile, []byte("manual-trigger-token-0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(cfgFile, fmt.Appendf(nil, `apiVersion: mooring.dev/v1alpha1
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// replica starts one serve replica as deploy/serve runs two, with its
+	// own identity in the Lease.
+	replica := func(identity string) (*serve.Server, string) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(cfgFile, fmt.Appendf(nil, `apiVersion: mooring.dev/v1alpha1
 kind: ServeConfig
 listen: %s
 cacheDir: %s
+apiTokenFile: %s
 leaderElection:
   namespace: mooring-system
   name: mooring-serve
-  identity: replica-a
+  identity: %s
   cluster: {kubeconfig: %s}
 targets:
 - name: homelab
   repo: %s/serve.git
   path: overlays/in-cluster
   cluster: {kubeconfig: %s}
-`, addr, t.TempDir(), kc, gs.URL, kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := serve.LoadConfig(cfgFile, serve.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := serve.New(cfg, reconciler.New(reconciler.DefaultOptions()), serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+`, addr, t.TempDir(), tokenFile, identity, kc, gs.URL, kc), 0o600); err != nil {
+			t.Fatal(err)
 		}
-	}()
+		cfg, err := serve.LoadConfig(cfgFile, serve.Overrides{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := serve.New(cfg, reconciler.New(reconciler.DefaultOptions()), serve.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve %s: %v", identity, err)
+			}
+		})
+		return s, "http://" + addr
+	}
+	s, _ := replica("replica-a")
 
 	var last serve.TargetStatus
 	deadline := time.Now().Add(2 * time.Minute)
@@ -167,6 +180,42 @@ targets:
 	}
 	lease, err := cs.CoordinationV1().Leases("mooring-system").Get(ctx, "mooring-serve", metav1.GetOptions{})
 	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "replica-a" {
-		t.Errorf("Lease mooring-system/mooring-serve: %v, %+v; want held by replica-a", err, lease)
+		t.Fatalf("Lease mooring-system/mooring-serve: %v, %+v; want held by replica-a", err, lease)
+	}
+
+	// A second replica hands a trigger it receives to the leader through
+	// the ConfigMap mooring-serve-triggers (get, create, update, watch).
+	b, bURL := replica("replica-b")
+	for deadline := time.Now().Add(time.Minute); b.Store().Snapshot().LeaderIdentity != "replica-a"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica-b never saw replica-a lead: %+v", b.Store().Snapshot())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bURL+"/api/v1/targets/homelab/reconcile", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer manual-trigger-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("manual trigger to replica-b: HTTP %d", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		res, ok := s.Store().Snapshot().Targets[0].Last[reconciler.Manual]
+		if ok {
+			if res.Err != "" {
+				t.Errorf("the handed-over manual run failed: %s", res.Err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader never ran the trigger replica-b handed over")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
