@@ -19,6 +19,8 @@
 //   - Operability: Prometheus metrics (registered on serve's own registry,
 //     so other commands pay nothing), /healthz, /readyz, /api/v1/status.
 //
-// Time comes from an injected clock (k8s.io/utils/clock) everywhere except
-// in client-go's leader election, which keeps its own.
+// Time comes from an injected clock (k8s.io/utils/clock) everywhere but
+// the Lease, which runs on the wall clock as client-go's leader election
+// does (lease.go keeps client-go's record and rules, through the dynamic
+// client: the typed clientset would slow every mooring command's start).
 package serve
