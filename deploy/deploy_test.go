@@ -303,6 +303,19 @@ func install(t *testing.T, root string) {
 	}
 }
 
+// serveExamples serves a new repository name over git smart HTTP and
+// returns its URL and a work tree holding examples-repo, to commit and push
+// to bare.
+func serveExamples(t *testing.T, root, name string) (url string, work *testbed.GitWork, bare string) {
+	t.Helper()
+	gitRoot := t.TempDir()
+	gs := testbed.NewGitServer(t, gitRoot, "", "")
+	bare = testbed.GitBare(t, gitRoot, name+".git")
+	work = testbed.NewGitWork(t, t.TempDir())
+	work.CopyDir(filepath.Join(root, "examples-repo"))
+	return gs.URL + "/" + name + ".git", work, bare
+}
+
 // serviceAccountConfig returns a client config that authenticates with a
 // token the TokenRequest API issues for serve's ServiceAccount: what serve
 // holds in its Pod.
@@ -336,16 +349,12 @@ func TestServiceAccount(t *testing.T) {
 	install(t, root)
 	sa := serviceAccountConfig(t)
 
-	gitRoot := t.TempDir()
-	gs := testbed.NewGitServer(t, gitRoot, "", "")
-	bare := testbed.GitBare(t, gitRoot, "network.git")
-	work := testbed.NewGitWork(t, t.TempDir())
-	work.CopyDir(filepath.Join(root, "examples-repo"))
+	url, work, bare := serveExamples(t, root, "network")
 	first := work.Commit("homelab network")
 	work.Push(bare, "main")
 
 	r := reconciler.New(reconciler.DefaultOptions())
-	target := reconciler.Target{Name: "homelab", Repo: gs.URL + "/network.git", Path: "overlays/in-cluster", Cluster: sa,
+	target := reconciler.Target{Name: "homelab", Repo: url, Path: "overlays/in-cluster", Cluster: sa,
 		Sources: sources.Options{CacheDir: t.TempDir()}}
 	reconcile := func(sha string) *reconciler.Result {
 		t.Helper()

@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/reconciler/serve"
 )
@@ -94,11 +93,7 @@ func TestServeAsServiceAccount(t *testing.T) {
 	install(t, root)
 	kc := writeKubeconfig(t, serviceAccountConfig(t))
 
-	gitRoot := t.TempDir()
-	gs := testbed.NewGitServer(t, gitRoot, "", "")
-	bare := testbed.GitBare(t, gitRoot, "serve.git")
-	work := testbed.NewGitWork(t, t.TempDir())
-	work.CopyDir(filepath.Join(root, "examples-repo"))
+	url, work, bare := serveExamples(t, root, "serve")
 	sha := work.Commit("homelab network")
 	work.Push(bare, "main")
 
@@ -130,10 +125,10 @@ leaderElection:
   cluster: {kubeconfig: %s}
 targets:
 - name: homelab
-  repo: %s/serve.git
+  repo: %s
   path: overlays/in-cluster
   cluster: {kubeconfig: %s}
-`, addr, t.TempDir(), tokenFile, identity, kc, gs.URL, kc), 0o600); err != nil {
+`, addr, t.TempDir(), tokenFile, identity, kc, url, kc), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := serve.LoadConfig(cfgFile, serve.Overrides{})
