@@ -3,7 +3,9 @@ package statuspage_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("console: %s", m)
 	}
 	t.Logf("screenshots in %s", out)
+
+	// The accessibility check itself finds what it should: an image with no
+	// text and a button with no name.
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>bad</title><main><img src="/x.png"><button></button></main></html>`)
+	}))
+	defer bad.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(bad.URL)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, v := range b.Axe(t) {
+		ids = append(ids, v.ID)
+	}
+	if !slices.Contains(ids, "image-alt") || !slices.Contains(ids, "button-name") {
+		t.Errorf("axe-core on a page with an unnamed image and button found %v", ids)
+	}
 
 	// JavaScript off: the same page, whole.
 	noJS, cancelNoJS := chromedp.NewContext(ctx)
