@@ -408,6 +408,7 @@ func (d *liveDemo) stay(ctx context.Context) {
 		fmt.Fprintf(d.w, "  push to it   git clone %s\n", d.gitea.CloneURL(d.forge))
 	}
 	if d.serve != nil {
+		fmt.Fprintf(d.w, "  status page  %s/targets/homelab\n", d.serve.URL)
 		fmt.Fprintf(d.w, "  serve        %s/api/v1/status  (metrics: %s/metrics)\n", d.serve.URL, d.serve.URL)
 	}
 	if d.api != nil {
