@@ -39,6 +39,9 @@ type Config struct {
 	// (POST /api/v1/targets/NAME/reconcile) requires. Empty: the manual
 	// trigger is off.
 	APITokenFile string `json:"apiTokenFile,omitempty"`
+	// StatusPage guards the status page (/, /targets/NAME, /events). Nil:
+	// anyone who reaches Listen may read it.
+	StatusPage *StatusPageConfig `json:"statusPage,omitempty"`
 	// CacheDir holds fetched repositories and rendered revisions. Default:
 	// the user's cache folder.
 	CacheDir string `json:"cacheDir,omitempty"`
@@ -418,6 +421,7 @@ func (c *Config) validate(files bool) field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("listen"), c.Listen, "want host:port or :port"))
 	}
 	errs = append(errs, fileExists(field.NewPath("apiTokenFile"), c.APITokenFile)...)
+	errs = append(errs, c.StatusPage.validate(field.NewPath("statusPage"), fileExists)...)
 	if le := c.LeaderElection; le != nil {
 		p := field.NewPath("leaderElection")
 		if le.Namespace == "" {

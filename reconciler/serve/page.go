@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/mooringhq/mooring/render/model"
 	"github.com/mooringhq/mooring/statuspage"
 	"github.com/mooringhq/mooring/statuspage/live"
@@ -19,14 +21,60 @@ type liveModeler interface {
 // pageObserveTimeout bounds what a page refresh reads of the cluster.
 const pageObserveTimeout = 5 * time.Second
 
+// StatusPageConfig guards the status page: basic auth, a bearer token, or
+// either.
+type StatusPageConfig struct {
+	// Username and PasswordFile (holding the password) require HTTP basic
+	// auth, which browsers ask for.
+	Username     string `json:"username,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+	// TokenFile holds a bearer token the page accepts, for scripts.
+	TokenFile string `json:"tokenFile,omitempty"`
+}
+
+func (c *StatusPageConfig) validate(p *field.Path, fileExists func(*field.Path, string) field.ErrorList) field.ErrorList {
+	if c == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	switch {
+	case c.Username == "" && c.PasswordFile == "" && c.TokenFile == "":
+		errs = append(errs, field.Required(p, "username and passwordFile, or tokenFile (or leave statusPage out)"))
+	case c.Username != "" && c.PasswordFile == "":
+		errs = append(errs, field.Required(p.Child("passwordFile"), "the password of username"))
+	case c.Username == "" && c.PasswordFile != "":
+		errs = append(errs, field.Required(p.Child("username"), "the user of passwordFile"))
+	}
+	errs = append(errs, fileExists(p.Child("passwordFile"), c.PasswordFile)...)
+	return append(errs, fileExists(p.Child("tokenFile"), c.TokenFile)...)
+}
+
 // newPages makes the status page: one page per target, empty until its
-// first run.
-func (s *Server) newPages() {
+// first run, behind the credentials cfg names.
+func (s *Server) newPages(cfg *StatusPageConfig) error {
+	opts := statuspage.Options{Logger: s.log}
+	if cfg != nil {
+		opts.Username = cfg.Username
+		for _, f := range []struct {
+			file string
+			into *string
+		}{{cfg.PasswordFile, &opts.Password}, {cfg.TokenFile, &opts.Token}} {
+			if f.file == "" {
+				continue
+			}
+			b, err := readSecret(f.file)
+			if err != nil {
+				return err
+			}
+			*f.into = string(b)
+		}
+	}
 	s.pageStore = &statuspage.Store{}
 	for _, t := range s.targets {
 		s.pageStore.Put(statuspage.Build(s.pageInput(t, nil)))
 	}
-	s.page = statuspage.NewHandler(s.pageStore, statuspage.Options{Logger: s.log})
+	s.page = statuspage.NewHandler(s.pageStore, opts)
+	return nil
 }
 
 // pageInput is what t's page is made of: its runs, the live model and

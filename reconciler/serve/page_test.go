@@ -47,6 +47,66 @@ func TestCommitURL(t *testing.T) {
 	}
 }
 
+func TestStatusPageConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"statusPage: {}\n", "statusPage: Required value"},
+		{"statusPage: {username: ops}\n", "statusPage.passwordFile: Required value"},
+		{"statusPage: {passwordFile: /nonexistent/pw}\n", "statusPage.username: Required value"},
+		{"statusPage: {tokenFile: /nonexistent/token}\n", `statusPage.tokenFile: Invalid value: "/nonexistent/token": cannot read`},
+	} {
+		_, err := LoadConfig(writeConfig(t, header+tc.text+"targets: [{name: a, repo: r}]\n"), Overrides{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+// TestStatusPageAuth: with statusPage credentials the page asks for them
+// (basic auth, or the bearer token); health and the status API are as
+// before.
+func TestStatusPageAuth(t *testing.T) {
+	dir := t.TempDir()
+	for name, v := range map[string]string{"pw": "s3cret\n", "token": "page-token\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := newFake()
+	f := startFixtureWith(t, fake, fixtureConfig{top: fmt.Sprintf("statusPage: {username: ops, passwordFile: %[1]s/pw, tokenFile: %[1]s/token}", dir)})
+	fake.next(t)
+	f.waitIdle()
+	get := func(path string, auth func(*http.Request)) int {
+		req, _ := http.NewRequest(http.MethodGet, f.url+path, nil)
+		if auth != nil {
+			auth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	basic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer page-token") }
+	for _, tc := range []struct {
+		path string
+		auth func(*http.Request)
+		want int
+	}{
+		{"/targets/net", nil, http.StatusUnauthorized},
+		{"/targets/net", basic("ops", "wrong"), http.StatusUnauthorized},
+		{"/targets/net", basic("ops", "s3cret"), http.StatusOK},
+		{"/", bearer, http.StatusOK},
+		{"/healthz", nil, http.StatusOK},
+		{"/api/v1/status", nil, http.StatusOK},
+	} {
+		if got := get(tc.path, tc.auth); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.path, got, tc.want)
+		}
+	}
+}
+
 // TestStatusPageInBrowser runs a real serve with the real reconciler on
 // examples-repo, served over git smart HTTP, against a real API server and
 // a real three-member etcd cluster, and opens its status page in a real

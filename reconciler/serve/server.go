@@ -154,7 +154,9 @@ func New(cfg *Config, p Pipeline, o Options) (*Server, error) {
 		identity = le.Identity
 	}
 	s.store = NewStore(identity, statuses, s.clock.Now)
-	s.newPages()
+	if err := s.newPages(cfg.StatusPage); err != nil {
+		return nil, fmt.Errorf("serve: statusPage: %w", err)
+	}
 	if cfg.APITokenFile != "" {
 		if s.apiToken, err = readSecret(cfg.APITokenFile); err != nil {
 			return nil, fmt.Errorf("serve: apiTokenFile: %w", err)
