@@ -178,5 +178,15 @@ func CheckARP(ctx context.Context, m *model.Model, o ARPOptions) ([]finding.Find
 			answered++
 		}
 	}
-	return fs, fmt.Sprintf("%d addresses asked on %s, %d answered; %s", len(targets), o.Interface, answered, finding.Describe(fs)), nil
+	heard := ""
+	if o.Listen > 0 {
+		claims, err := arp.Listen(ctx, o.Interface, arp.ListenOptions{Duration: o.Listen})
+		if err != nil {
+			return nil, "", err
+		}
+		fs = append(fs, arp.ListenFindings(m, claims, arp.NodeMACs(targets, owners))...)
+		finding.Sort(fs)
+		heard = fmt.Sprintf(", %d address claims heard in %v", len(claims), o.Listen)
+	}
+	return fs, fmt.Sprintf("%d addresses asked on %s, %d answered%s; %s", len(targets), o.Interface, answered, heard, finding.Describe(fs)), nil
 }

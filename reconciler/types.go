@@ -108,6 +108,11 @@ type ARPOptions struct {
 	PoolsFree bool
 	// MaxFreePerPool bounds the free addresses asked per pool. Default 16.
 	MaxFreePerPool int
+	// Listen, when positive, also listens passively that long for ARP and
+	// NDP announcements and reports every MAC but the nodes' that claims
+	// the VIP, an LB IP or a pool address (arp-unexpected-claim). Default 0:
+	// no listening.
+	Listen time.Duration
 }
 
 // TriggerKind says what started a run.

@@ -22,6 +22,7 @@ func init() {
 		rounds    int
 		poolsFree bool
 		maxFree   int
+		listen    time.Duration
 		output    string
 		vipFlag   string
 		lbIPs     []string
@@ -39,11 +40,19 @@ answers within --window. Findings: vip-no-owner (error), duplicate-arp-owner
 members are named), lb-ip-not-announced (warning), pool-address-in-use (a free
 pool address answered, error). At most --rounds requests per address.
 
+With --listen it then listens that long without sending, and reports every MAC
+that claims the VIP, a LoadBalancer IP or any pool address in ARP or NDP
+traffic but is no control-plane node's (arp-unexpected-claim, error): a device
+that announces an address without answering requests.
+
 Addresses come from a revision (source flags), a local --file, or the
 command line (--vip, --lb-ip, --pool, --member). Exit status 1 if any finding
 is an error, 2 if it could not run.`,
 		Example: `  # the live link against the repository's homelab overlay
   mooring drift arp --interface eth0 --repo . --path overlays/homelab --pools-free
+
+  # and listen 10s for devices that announce the repository's addresses
+  mooring drift arp --interface eth0 --repo . --path overlays/homelab --listen 10s
 
   # standalone
   mooring drift arp --interface eth0 --vip 198.51.100.10 --lb-ip 198.51.100.100 \
@@ -66,7 +75,7 @@ is an error, 2 if it could not run.`,
 			if err := addFlagTargets(m, vipFlag, lbIPs, pools, members); err != nil {
 				return exitCode(2, err)
 			}
-			fs, _, err := reconciler.CheckARP(cmd.Context(), m, reconciler.ARPOptions{Interface: iface, Window: window, Rounds: rounds, PoolsFree: poolsFree, MaxFreePerPool: maxFree})
+			fs, _, err := reconciler.CheckARP(cmd.Context(), m, reconciler.ARPOptions{Interface: iface, Window: window, Rounds: rounds, PoolsFree: poolsFree, MaxFreePerPool: maxFree, Listen: listen})
 			if err != nil {
 				return exitCode(2, err)
 			}
@@ -88,6 +97,7 @@ is an error, 2 if it could not run.`,
 	fs.IntVar(&rounds, "rounds", 2, "requests per address")
 	fs.BoolVar(&poolsFree, "pools-free", false, "also ask for free pool addresses (nobody should answer)")
 	fs.IntVar(&maxFree, "max-free", 16, "free addresses asked per pool (256 in all at most)")
+	fs.DurationVar(&listen, "listen", 0, "then listen this long for ARP/NDP announcements of the VIP, LB IPs and pool addresses by MACs that are no node's (0: off)")
 	fs.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	fs.StringVar(&vipFlag, "vip", "", "the VIP, instead of (or over) the model's")
 	fs.StringSliceVar(&lbIPs, "lb-ip", nil, "LoadBalancer IPs in use (repeatable)")

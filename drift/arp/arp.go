@@ -133,12 +133,7 @@ func Targets(m *model.Model, opts TargetOptions) []Target {
 // findings. MACs of RoleNode targets name the nodes in duplicate-owner
 // findings. Targets missing from owners count as unanswered.
 func Findings(targets []Target, owners neigh.Owners) []finding.Finding {
-	nodes := map[string]string{}
-	for _, t := range targets {
-		if macs := owners[t.Addr]; t.Role == RoleNode && len(macs) == 1 {
-			nodes[macs[0]] = t.Node
-		}
-	}
+	nodes := NodeMACs(targets, owners)
 	name := func(macs []string) string {
 		out := make([]string, len(macs))
 		for i, m := range macs {
