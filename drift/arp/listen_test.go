@@ -132,7 +132,7 @@ func TestListenOnTheWire(t *testing.T) {
 	err := testbed.DoNetns(probe.NS, func() error {
 		var err error
 		// Asking first: the rogue device does not answer for .151.
-		fs, owners, err = Check(context.Background(), "eth0", targets, Options{Scan: neigh.ScanOptions{Window: 300 * time.Millisecond, Rounds: 2}})
+		fs, owners, err = Check(context.Background(), "eth0", targets, Options{Scan: neigh.ScanOptions{Window: 2 * time.Second, Rounds: 3}})
 		if err != nil {
 			return err
 		}
