@@ -18,6 +18,7 @@ import (
 // kube-apiserver and Gitea processes: it fails on any red step, and checks
 // that the output shows what each step is there to show.
 func TestDemo(t *testing.T) {
+	testbed.RequireRoot(t) // steps 4, 10 and 11 run in network namespaces
 	dir := testbed.AssetsDir(t)
 	for _, b := range []string{"etcd", "kube-apiserver", "gitea", "gitea.root"} {
 		testbed.Asset(t, b)
