@@ -108,7 +108,8 @@ func (r *Reconciler) previewBase(ctx context.Context, t Target, trig Trigger, he
 		}
 		rm, err := r.liveModel(ctx, t, live)
 		if err != nil {
-			return nil, nil, nil, err
+			// The head is still previewed, against nothing, saying why.
+			return nil, &model.Model{}, []finding.Finding{unreadable("live revision", live, err)}, nil
 		}
 		return rm.objs, rm.model, nil, nil
 	}
@@ -122,9 +123,7 @@ func (r *Reconciler) previewBase(ctx context.Context, t Target, trig Trigger, he
 	objs, err := r.render(t, rev)
 	if err != nil {
 		// A broken base still lets the head be previewed, against nothing.
-		return nil, &model.Model{}, []finding.Finding{{Severity: finding.Warning, Code: CodeLiveUnavailable,
-			Object: finding.Object{Kind: "Commit", Name: rev.Commit}, Observed: err.Error(),
-			Message: fmt.Sprintf("the base %s does not render, so the change from it was not checked", rev.Short())}}, nil
+		return nil, &model.Model{}, []finding.Finding{unreadable("base", rev.Commit, err)}, nil
 	}
 	m, _ := model.Build(objs)
 	return objs, m, nil, nil

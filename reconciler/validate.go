@@ -112,11 +112,17 @@ func (r *Reconciler) baseFor(ctx context.Context, t Target, live string, rev *so
 	rm, err := r.liveModel(ctx, t, live)
 	if err != nil {
 		r.log.Warn("live revision unreadable; the change from it is not checked", "target", t.Name, "live", live, "err", err)
-		return nil, []finding.Finding{{Severity: finding.Warning, Code: CodeLiveUnavailable,
-			Object: finding.Object{Kind: "Commit", Name: live}, Observed: err.Error(),
-			Message: fmt.Sprintf("the live revision %s could not be read, so the change from it (etcd quorum, VIP) was not checked", short(live))}}
+		return nil, []finding.Finding{unreadable("live revision", live, err)}
 	}
 	return rm.model, nil
+}
+
+// unreadable is the warning that the revision a change starts from (what,
+// at commit) could not be read or rendered, so the change was not checked.
+func unreadable(what, commit string, err error) finding.Finding {
+	return finding.Finding{Severity: finding.Warning, Code: CodeLiveUnavailable,
+		Object: finding.Object{Kind: "Commit", Name: commit}, Observed: err.Error(),
+		Message: fmt.Sprintf("the %s %s could not be read, so the change from it (etcd quorum, VIP, routes) was not checked", what, short(commit))}
 }
 
 func short(sha string) string {

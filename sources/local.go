@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,7 +27,9 @@ func openLocal(loc location, ref string, opts Options) (*Revision, error) {
 	}
 	// A bare repository or a working tree's root opens as is; a subfolder of
 	// a working tree opens its enclosing repository.
-	r, err := git.PlainOpen(repo)
+	// A linked working tree (git worktree add) keeps its refs in the main
+	// repository's git folder: EnableDotGitCommonDir reads them there.
+	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		r, err = git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	}
@@ -85,13 +88,41 @@ func localOrigin(r *git.Repository) string {
 	return ""
 }
 
+// excludeFile returns the path of the info/exclude file of the working
+// tree at root: in its .git folder, or, for a linked working tree (git
+// worktree add) whose .git is a file naming its own git folder, in the
+// main repository's git folder, which git shares among its working trees.
+func excludeFile(root string) string {
+	dotgit := filepath.Join(root, ".git")
+	b, err := os.ReadFile(dotgit)
+	if err != nil { // a folder (or nothing): the usual layout
+		return filepath.Join(dotgit, "info", "exclude")
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+	if !ok {
+		return filepath.Join(dotgit, "info", "exclude")
+	}
+	gitdir = strings.TrimSpace(gitdir)
+	if !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(root, gitdir)
+	}
+	common := gitdir
+	if c, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
+		common = strings.TrimSpace(string(c))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(gitdir, common)
+		}
+	}
+	return filepath.Join(common, "info", "exclude")
+}
+
 // openWorktree returns the working tree as a Revision: HEAD's commit, and
 // the files as they are on disk.
 func openWorktree(r *git.Repository, wt *git.Worktree, repo string, opts Options) (*Revision, error) {
 	root := wt.Filesystem.Root()
 	// .git/info/exclude, read once for every ignore check below: go-git's
 	// status does not read it; git does, and so does mooring.
-	exclude, err := readIgnore(filepath.Join(root, ".git", "info", "exclude"), nil)
+	exclude, err := readIgnore(excludeFile(root), nil)
 	if err != nil {
 		return nil, newError(ErrRepoNotFound, repo, "", "ignore rules of "+root, err)
 	}
