@@ -69,16 +69,21 @@ func (h *cacheHeader) check() error {
 
 func encode(objs []Object) ([]byte, error) {
 	h := cacheHeader{Files: make([]string, len(objs)), JSONLens: make([]int, len(objs)), YAMLLens: make([]int, len(objs))}
+	jsonDocs := make([][]byte, len(objs))
+	yamlDocs, err := objectDocs(objs, func(i int) error {
+		b, err := json.Marshal(objs[i].Object.Object)
+		if err != nil {
+			return fmt.Errorf("render: encode %s: %w", objs[i].Ref(), err)
+		}
+		jsonDocs[i] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	var js, ys bytes.Buffer
 	for i, o := range objs {
-		b, err := json.Marshal(o.Object.Object)
-		if err != nil {
-			return nil, fmt.Errorf("render: encode %s: %w", o.Ref(), err)
-		}
-		y, err := objectYAML(o)
-		if err != nil {
-			return nil, err
-		}
+		b, y := jsonDocs[i], yamlDocs[i]
 		// The caller is about to print these objects, most likely.
 		rememberYAML(o.Object, y)
 		h.Files[i], h.JSONLens[i], h.YAMLLens[i] = o.File, len(b), len(y)

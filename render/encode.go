@@ -8,6 +8,7 @@ import (
 	"sync"
 	"weak"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -38,21 +39,48 @@ func objectYAML(o Object) ([]byte, error) {
 	return doc, nil
 }
 
+// objectDocs returns the YAML document of every object, encoded on a
+// worker per core, and runs also(i), unless nil, for each
+// object i beside its encoding.
+func objectDocs(objs []Object, also func(i int) error) ([][]byte, error) {
+	docs := make([][]byte, len(objs))
+	var g errgroup.Group
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < len(objs); i += workers {
+				doc, err := objectYAML(objs[i])
+				if err != nil {
+					return err
+				}
+				docs[i] = doc
+				if also != nil {
+					if err := also(i); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return docs, g.Wait()
+}
+
 // WriteYAML writes objs as a YAML stream, one document per object separated
 // by "---", in the given order. Keys are sorted, so the same objects always
 // give the same bytes.
 func WriteYAML(w io.Writer, objs []Object) error {
+	docs, err := objectDocs(objs, nil)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
-	for i, o := range objs {
-		doc, err := objectYAML(o)
-		if err != nil {
-			return err
-		}
+	for i, doc := range docs {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(doc)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
