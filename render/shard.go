@@ -56,7 +56,7 @@ import (
 // shardSize is the number of objects a shard aims at: few enough that the
 // quadratic steps cost little, enough that each build's fixed cost (reading
 // the kustomizations) stays small. Tests lower it to split small trees.
-var shardSize = 100
+var shardSize = 50
 
 // maxAliasNodes bounds the YAML nodes one document's aliases may add once
 // expanded; Kustomize expands every alias on reading, so a few lines of
