@@ -86,7 +86,7 @@ var internalAnnotationPrefixes = []string{
 // shards, each by Kustomize (see planShards); any other tree in one build.
 // The result is the same either way.
 func Build(fsys fs.FS, opts Options) ([]Object, error) {
-	objs, _, err := build(fsys, opts)
+	objs, _, err := build(fsys, opts, nil)
 	return objs, err
 }
 
@@ -95,11 +95,14 @@ type buildInfo struct {
 	// shards is the number of Kustomize builds of a sharded build, 0 for
 	// one build of the whole tree.
 	shards int
+	// cached is the number of shards taken from the shard cache.
+	cached int
 	// whole says why the tree was built in one piece.
 	whole noShards
 }
 
-func build(fsys fs.FS, opts Options) ([]Object, buildInfo, error) {
+// build is Build taking shards from cache (which may be nil).
+func build(fsys fs.FS, opts Options, cache *shardCache) ([]Object, buildInfo, error) {
 	var info buildInfo
 	opts = opts.withDefaults()
 	if opts.Path == ".." || strings.HasPrefix(opts.Path, "../") || path.IsAbs(opts.Path) {
@@ -130,9 +133,9 @@ func build(fsys fs.FS, opts Options) ([]Object, buildInfo, error) {
 		return nil, info, err
 	}
 	if plan != nil {
-		objs, whyNot := plan.run(mem, root, opts.Path)
+		objs, cached, whyNot := plan.run(mem, root, opts.Path, cache)
 		if whyNot == "" {
-			info.shards = len(plan.shards)
+			info.shards, info.cached = len(plan.shards), cached
 			return objs, info, nil
 		}
 		why = whyNot

@@ -27,6 +27,9 @@ type Renderer struct {
 	mu    sync.Mutex
 	mem   map[string][]Object
 	order []string // keys of mem, oldest first
+	// shards holds the shards of sharded builds (see planShards), so a
+	// commit that changes a few files rebuilds only their shards.
+	shards shardCache
 }
 
 // memEntries bounds the in-memory cache: a long-running agent renders each
@@ -38,32 +41,38 @@ const memEntries = 8
 // content hash) is always built. The returned objects are shared with the
 // cache: callers must not modify them.
 func (r *Renderer) Render(rev *sources.Revision, opts Options) ([]Object, bool, error) {
+	objs, hit, _, err := r.render(rev, opts)
+	return objs, hit, err
+}
+
+// render is Render, also saying how a build ran.
+func (r *Renderer) render(rev *sources.Revision, opts Options) ([]Object, bool, buildInfo, error) {
 	opts = opts.withDefaults()
 	key := cacheKey(rev, opts)
 	if key == "" {
-		objs, err := Build(rev.FS, opts)
-		return objs, false, err
+		objs, info, err := build(rev.FS, opts, &r.shards)
+		return objs, false, info, err
 	}
 	r.mu.Lock()
 	objs, ok := r.mem[key]
 	r.mu.Unlock()
 	if ok {
-		return objs, true, nil
+		return objs, true, buildInfo{}, nil
 	}
 	if objs, ok := r.load(key); ok {
 		r.remember(key, objs)
-		return objs, true, nil
+		return objs, true, buildInfo{}, nil
 	}
-	objs, err := Build(rev.FS, opts)
+	objs, info, err := build(rev.FS, opts, &r.shards)
 	if err != nil {
-		return nil, false, err
+		return nil, false, info, err
 	}
 	r.remember(key, objs)
 	if err := r.store(key, objs); err != nil {
 		// A cache that cannot be written only costs time later.
 		slog.Warn("render cache not written", "dir", r.Dir, "err", err)
 	}
-	return objs, false, nil
+	return objs, false, info, nil
 }
 
 // ServeYAML writes to w the YAML stream of rev at opts from the disk cache,

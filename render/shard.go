@@ -1,8 +1,13 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -106,9 +111,14 @@ type shardSpec struct {
 	// renamed, so this shard asks Kustomize for origin annotations.
 	origin  bool
 	objects int
+	// whole are the resource files this shard reads entire.
+	whole []*leafFile
+	// key names everything the shard's build reads (see hash).
+	key string
 }
 
 type planner struct {
+	root     string
 	fs       filesys.FileSystem
 	rf       *resource.Factory
 	kusts    map[string]*kustNode
@@ -176,6 +186,7 @@ func kindNameKey(kind, name string) string { return "k\x00" + kind + "\x00" + na
 // for input mooring refuses whichever way it builds, such as an alias bomb.
 func planShards(fsys filesys.FileSystem, root string) (*shardPlan, noShards, error) {
 	p := &planner{
+		root:  root,
 		fs:    fsys,
 		rf:    provider.NewDefaultDepProvider().GetResourceFactory(),
 		kusts: map[string]*kustNode{},
@@ -611,7 +622,7 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 		if _, ok := shardOf[g]; ok {
 			continue
 		}
-		if len(plan.shards) == 0 || plan.shards[len(plan.shards)-1].objects >= shardSize {
+		if len(plan.shards) == 0 || startsShard(plan.shards[len(plan.shards)-1], u) {
 			plan.shards = append(plan.shards, &shardSpec{files: map[string][]byte{}, fileOf: fileIndex{}})
 		}
 		shardOf[g] = len(plan.shards) - 1
@@ -673,6 +684,9 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 				picked = append(picked, u.values...)
 				spec.fileOf.add(rel(lf.path), u.metas)
 			}
+			if all && len(lf.units) > 0 {
+				spec.whole = append(spec.whole, lf)
+			}
 			if all || len(picked) == 0 {
 				continue
 			}
@@ -698,7 +712,71 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 			spec.files[k.file] = data
 		}
 	}
+	common := p.commonHash()
+	for _, spec := range plan.shards {
+		spec.key = spec.hash(p.root, common)
+	}
 	return plan, "", nil
+}
+
+// startsShard reports whether the group of unit u starts a new shard after
+// cur. Boundaries fall where the content says (the group's first object
+// and file hash to zero), once a shard holds a quarter of shardSize, and at
+// twice shardSize at the latest: a file added or removed moves the
+// boundaries of its own shard only, so the other shards keep their keys.
+func startsShard(cur *shardSpec, u *unit) bool {
+	if shardSize < 8 {
+		return cur.objects >= shardSize
+	}
+	if cur.objects >= 2*shardSize {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(u.file.path))
+	if len(u.keys) > 0 {
+		h.Write([]byte(u.keys[0]))
+	}
+	return cur.objects >= shardSize/4 && h.Sum64()%uint64(shardSize/2) == 0
+}
+
+// commonHash hashes what every shard may read as loaded: every file of the
+// tree but the resource files and kustomizations, which each shard
+// presents as its own (see shardSpec.files).
+func (p *planner) commonHash() []byte {
+	kusts := map[string]bool{}
+	for _, k := range p.order {
+		kusts[k.file] = true
+	}
+	h := sha256.New()
+	_ = p.fs.Walk("/", func(name string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || p.files[name] != nil || kusts[name] {
+			return nil
+		}
+		data, err := p.fs.ReadFile(name)
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(data))
+		h.Write(data)
+		return nil
+	})
+	return h.Sum(nil)
+}
+
+// hash returns the shard's cache key: everything its build reads.
+func (s *shardSpec) hash(root string, common []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "mooring shard\x00format %d\x00root %s\x00", FormatVersion, root)
+	h.Write(common)
+	files := maps.Clone(s.files)
+	for _, lf := range s.whole {
+		files[lf.path] = lf.data
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+		h.Write(files[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // rewrite returns the kustomization as shard s sees it: only the resources

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mooringhq/mooring/internal/gen"
+	"github.com/mooringhq/mooring/sources"
 )
 
 // krustyBuild renders folder root of files with one plain Kustomize build,
@@ -89,8 +90,8 @@ func differential(t *testing.T, name string, files map[string][]byte, root strin
 	opts.Path = root
 	var sharded, whole []Object
 	var shardErr, wholeErr error
-	withShardSize(size, func() { sharded, info, shardErr = build(mfs, opts) })
-	withShardSize(1<<30, func() { whole, _, wholeErr = build(mfs, opts) })
+	withShardSize(size, func() { sharded, info, shardErr = build(mfs, opts, nil) })
+	withShardSize(1<<30, func() { whole, _, wholeErr = build(mfs, opts, nil) })
 	ref, refErr := krustyBuild(files, root)
 	switch {
 	case refErr != nil:
@@ -385,7 +386,7 @@ func TestBuildBigFile(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.Path = gen.Overlay
-	objs, info, err := build(os.DirFS(dir), opts)
+	objs, info, err := build(os.DirFS(dir), opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,5 +397,65 @@ func TestBuildBigFile(t *testing.T) {
 		if obj.Object.GetKind() == "Ingress" && obj.File != "base/ingresses.yaml" {
 			t.Fatalf("%s comes from %q, want base/ingresses.yaml", obj.Ref(), obj.File)
 		}
+	}
+}
+
+// TestRendererReusesShards renders a commit, then one that changes an
+// Ingress, then one that adds one: the second rebuilds only the changed
+// shard, the third only the shards near the new file, and both equal a
+// fresh build.
+func TestRendererReusesShards(t *testing.T) {
+	dir := t.TempDir()
+	if err := gen.Write(dir, gen.Options{Pools: 20, Ingresses: 300, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultOptions()
+	opts.Path = gen.Overlay
+	r := &Renderer{}
+	step := func(tree string) buildInfo {
+		t.Helper()
+		rev := &sources.Revision{Repo: dir, Tree: tree, FS: os.DirFS(dir)}
+		objs, hit, info, err := r.render(rev, opts)
+		if err != nil || hit {
+			t.Fatalf("%s: hit %v, err %v", tree, hit, err)
+		}
+		fresh, err := Build(os.DirFS(dir), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := gocmp.Diff(fresh, objs); d != "" {
+			t.Fatalf("%s: differs from a fresh build (-fresh +render):\n%s", tree, d)
+		}
+		return info
+	}
+	first := step("one")
+	if first.shards < 4 || first.cached != 0 {
+		t.Fatalf("first render: %d shards, %d cached", first.shards, first.cached)
+	}
+	app := filepath.Join(dir, "base/ingresses/team-02/app-0100.yaml")
+	data, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app, []byte(strings.ReplaceAll(string(data), "app-0100.example.com", "changed.example.com")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if second := step("two"); second.cached != second.shards-1 {
+		t.Errorf("one Ingress changed: %d of %d shards cached, want all but one", second.cached, second.shards)
+	}
+	extra := strings.ReplaceAll(strings.ReplaceAll(string(data), "app-0100", "app-new"), "changed.example.com", "new.example.com")
+	if err := os.WriteFile(filepath.Join(dir, "base/ingresses/team-02/app-new.yaml"), []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k, err := os.ReadFile(filepath.Join(dir, "base/kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k = []byte(strings.Replace(string(k), "- ingresses/team-02/app-0100.yaml\n", "- ingresses/team-02/app-0100.yaml\n- ingresses/team-02/app-new.yaml\n", 1))
+	if err := os.WriteFile(filepath.Join(dir, "base/kustomization.yaml"), k, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if third := step("three"); third.cached < third.shards-2 {
+		t.Errorf("one Ingress added: %d of %d shards cached, want all but one or two", third.cached, third.shards)
 	}
 }
