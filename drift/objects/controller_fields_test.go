@@ -48,10 +48,17 @@ webhooks:
 		t.Fatal(err)
 	}
 	inv := apply.InventoryName("controller-fields", "webhook")
+	gvr := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}
+	// The API server is shared: a webhook left behind would intercept the
+	// other tests' pools.
+	t.Cleanup(func() {
+		if err := dyn.Resource(gvr).Delete(context.Background(), "metallb-webhook-configuration", metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete the webhook configuration: %v", err)
+		}
+	})
 	if _, err := m.Apply(ctx, objs, apply.Options{Inventory: inv}); err != nil {
 		t.Fatal(err)
 	}
-	gvr := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}
 	// The controller injects its CA with its own field manager.
 	patch := []byte(`{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingWebhookConfiguration","metadata":{"name":"metallb-webhook-configuration"},` +
 		`"webhooks":[{"name":"ipaddresspoolvalidationwebhook.metallb.io","clientConfig":{"caBundle":"Y2EtYnVuZGxl"}}]}`)
