@@ -160,17 +160,20 @@ func readUntil(ctx context.Context, end time.Time, setDeadline func(time.Time) e
 			return err
 		}
 		more, err := read()
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
-				return err
-			}
+		if err != nil && !timeout(err) {
+			return err
 		}
 		if !more {
 			return nil
 		}
 	}
 	return nil
+}
+
+// timeout reports whether err is a read deadline passing.
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func listenARP(ctx context.Context, p net.PacketConn, end time.Time, h *heard) error {
@@ -193,8 +196,7 @@ func listenNDP(ctx context.Context, c *ndp.Conn, end time.Time, h *heard) error 
 	return readUntil(ctx, end, c.SetReadDeadline, func() (bool, error) {
 		m, _, _, err := c.ReadFrom()
 		if err != nil {
-			var ne net.Error
-			if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			if timeout(err) {
 				return true, err
 			}
 			return true, nil // a message ndp cannot parse: skip it
