@@ -45,7 +45,9 @@ type Options struct {
 	// server queues what its priority and fairness limits do not admit, and
 	// client-go retries what it answers with 429.
 	Concurrency int
-	// Timeout bounds the wait for CRDs to be established. Default 1 minute.
+	// Timeout bounds the wait for CRDs to be established, and for the
+	// Services of webhooks that intercept the objects to have a ready
+	// endpoint. Default 1 minute.
 	Timeout time.Duration
 }
 
@@ -191,7 +193,19 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 	}
 	m.log.Debug("apply: CRDs and namespaces applied", "objects", len(todo1), "took", time.Since(start))
 	if len(errs) == 0 {
-		errs = m.applyAll(ctx, todo2, opts, record)
+		// Objects a webhook intercepts wait for its Service's endpoints;
+		// those whose webhook is still not up fail without being sent.
+		blocked := m.waitWebhooks(ctx, todo2, opts)
+		ready := todo2[:0:0]
+		for _, d := range todo2 {
+			if err, ok := blocked[d]; ok {
+				record(d, nil, err)
+				errs = append(errs, err)
+				continue
+			}
+			ready = append(ready, d)
+		}
+		errs = append(errs, m.applyAll(ctx, ready, opts, record)...)
 		m.log.Debug("apply: objects applied", "objects", len(todo2), "took", time.Since(start))
 	} else {
 		for _, d := range todo2 {
