@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -96,6 +97,15 @@ func BenchmarkServe(b *testing.B) {
 		b.Fatalf("the unchanged polls ran %d times", len(d.History)-1)
 	}
 
+	// Idle: a minute of the same serve with nothing new (one poll a
+	// minute). The process is the test's, so its RSS is an upper bound.
+	idleCPU0, idleStart := selfCPU(), time.Now()
+	time.Sleep(time.Minute)
+	f.clock.Step(time.Minute)
+	f.waitIdle()
+	idleCPU := float64(selfCPU()-idleCPU0) / float64(time.Since(idleStart))
+	idleRSS := rss()
+
 	// The anchor, on a clone of the same repository and the same API server.
 	clone := b.TempDir()
 	runIn(b, "", "git", "clone", "-q", gr.url, clone)
@@ -141,6 +151,7 @@ func BenchmarkServe(b *testing.B) {
 	row("unchanged commit: wall (script: whole)", pollWall, p(scriptWall, 0.5))
 	row("unchanged commit: wall (anchor: git fetch)", pollWall, fetchWall)
 	fmt.Fprintf(&out, "%-44s %-14.0f %-14.0f (git fetch only; kubectl adds its own API requests)\n", "unchanged commit: git requests", pollReqs, fetchReqs)
+	fmt.Fprintf(&out, "%-44s %.2f%% of a core, RSS %d MB (the test process: an upper bound)\n", "idle serve, one minute", 100*idleCPU, idleRSS>>20)
 	fmt.Fprintf(&out, "(anchor push → applied is the script's wall time after the push, %d rounds)\n", len(anchorPush))
 	fmt.Print(out.String())
 	b.ReportMetric(p(webhook, 0.5).Seconds(), "webhook-p50-s")
@@ -172,6 +183,22 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rss is this process's resident set now, in bytes (VmRSS).
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // runIn runs a command in dir and returns the CPU time of it and its
