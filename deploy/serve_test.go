@@ -126,7 +126,7 @@ leaderElection:
 targets:
 - name: homelab
   repo: %s
-  path: overlays/in-cluster
+  path: overlays/local
   cluster: {kubeconfig: %s}
 `, addr, t.TempDir(), tokenFile, identity, kc, url, kc), 0o600); err != nil {
 			t.Fatal(err)

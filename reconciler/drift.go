@@ -96,7 +96,7 @@ func (r *Reconciler) driftStage(ctx context.Context, t Target, rev *sources.Revi
 			if err != nil {
 				return nil, "", err
 			}
-			got, err := objects.Check(ctx, m, c.objs, objects.Options{Inventory: inventory, Concurrency: r.opts.Concurrency,
+			got, err := objects.Check(ctx, m, forCluster(c.objs), objects.Options{Inventory: inventory, Concurrency: r.opts.Concurrency,
 				AddressTimeout: r.opts.AddressTimeout, Now: r.opts.Clock.Now})
 			return got, finding.Describe(got), err
 		})

@@ -135,7 +135,7 @@ func (r *Reconciler) liveDiff(ctx context.Context, t Target, rev *sources.Revisi
 	if err != nil {
 		return nil, err
 	}
-	return m.Diff(ctx, objs, apply.DiffOptions{Inventory: t.inventoryOf(rev), Commit: rev.Commit, Prune: !t.NoPrune, Concurrency: r.opts.Concurrency})
+	return m.Diff(ctx, forCluster(objs), apply.DiffOptions{Inventory: t.inventoryOf(rev), Commit: rev.Commit, Prune: !t.NoPrune, Concurrency: r.opts.Concurrency})
 }
 
 // LiveDiff renders the revision trig names and diffs it against the live

@@ -139,7 +139,7 @@ func (r *Reconciler) applyStage(ctx context.Context, t Target, c *checked, inven
 	}
 	actx, cancel := context.WithTimeout(ctx, t.ApplyTimeout)
 	defer cancel()
-	out, err := m.Apply(actx, c.objs, apply.Options{
+	out, err := m.Apply(actx, forCluster(c.objs), apply.Options{
 		Inventory: inventory, Commit: c.rev.Commit, Source: c.rev.Repo + "//" + t.Path,
 		Prune: !t.NoPrune, ForceConflicts: t.ForceConflicts, DryRun: t.DryRun, Concurrency: r.opts.Concurrency,
 	})

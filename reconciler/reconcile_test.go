@@ -151,6 +151,16 @@ func TestReconcile(t *testing.T) {
 		if res.Apply == nil || len(res.Apply.Changes) == 0 || res.Apply.Count("failed") > 0 {
 			t.Errorf("apply: %+v", res.Apply)
 		}
+		// base/control-plane/kube-vip.yaml is a node's static Pod: the
+		// model reads its VIP, the cluster never gets it as a Pod.
+		pods, err := dynamic.NewForConfigOrDie(server.Config).Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).
+			Namespace("kube-system").List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) > 0 {
+			t.Errorf("Pods in kube-system after the reconcile: %v, %v; want none", pods, err)
+		}
+		if f, ok := codes(reportOf(t, res, finding.KindValidate).Findings)[reconciler.CodeNodeManifest]; !ok || f.Object.Name != "kube-vip" || f.Severity != finding.Info {
+			t.Errorf("validate findings lack an info %s for the kube-vip static Pod: %+v", reconciler.CodeNodeManifest, f)
+		}
 		live, err := r.LiveCommit(ctx, target)
 		if err != nil || live != good {
 			t.Errorf("LiveCommit = %q, %v; want %s", live, err, good)

@@ -92,6 +92,7 @@ func (r *Reconciler) check(t Target, rev *sources.Revision, base *model.Model, n
 	m, fs := buildModel(objs)
 	fs = append(fs, notes...)
 	fs = append(fs, validate.Change(base, m)...)
+	fs = append(fs, nodeManifestFindings(objs)...)
 	c.objs, c.model = objs, m
 	c.report = r.report(finding.KindValidate, t, rev, fs, started)
 	if c.report.Failed() {
