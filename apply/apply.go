@@ -205,7 +205,10 @@ func (m *Manager) Apply(ctx context.Context, objs []render.Object, opts Options)
 			}
 			ready = append(ready, d)
 		}
-		errs = append(errs, m.applyAll(ctx, ready, opts, record)...)
+		// An Ingress giving up a host and path goes before the one taking it.
+		first, rest := m.freeingFirst(ctx, ready)
+		errs = append(errs, m.applyAll(ctx, first, opts, record)...)
+		errs = append(errs, m.applyAll(ctx, rest, opts, record)...)
 		m.log.Debug("apply: objects applied", "objects", len(todo2), "took", time.Since(start))
 	} else {
 		for _, d := range todo2 {
