@@ -15,18 +15,36 @@
 //     leads; keys live on a short etcd lease (2 s).
 //   - Speed: every agent sends a small UDP heartbeat to every peer's node
 //     address every 100 ms, tagged with HMAC-SHA256 under a key all nodes
-//     share (--key-file) and stamped with the sender's clock. A leader that has not heard a majority of the
-//     nodes (itself included) within 300 ms (isolation) releases the VIP at
-//     once. A candidate that still hears a
-//     majority and has not heard the leader for 500 ms (takeover) revokes
-//     the leader's etcd lease, so the next candidate in line wins within one
-//     etcd round trip instead of waiting for the lease to expire.
+//     share (--key-file) and stamped with the sender's clock. A leader that
+//     has not heard a majority of the nodes (itself included) within 300 ms
+//     (isolation) releases the VIP at once. A candidate that still hears a
+//     majority and has not heard the leader for 500 ms (takeover), or has
+//     heard its farewell, revokes the leader's etcd lease, so the next
+//     candidate in line wins within one etcd round trip instead of waiting
+//     for the lease to expire.
 //
-// Fencing: takeover exceeds isolation by two heartbeats, so a leader that is
-// cut off has dropped the VIP before anyone can revoke its lease. A new
-// leader also waits while any peer's heartbeat still says it holds the VIP,
-// and then probes (RFC 5227 style: "who has the VIP?" with sender 0.0.0.0,
-// 50 ms) and binds only if no MAC answers.
+// Fencing: a node binds the VIP only when all three hold: it won the etcd
+// election; no peer's genuine heartbeat says it holds the VIP; and a probe
+// (RFC 5227 style: "who has the VIP?" with sender 0.0.0.0, 50 ms) finds no
+// MAC answering. What makes the old holder stop answering, in each case:
+//
+//   - cut off: it hears no majority and drops the VIP after isolation;
+//     takeover exceeds isolation by two heartbeats, so it has dropped the
+//     VIP before anyone can revoke its lease;
+//   - alive but its lease revoked (lost heartbeats, a stall): it releases
+//     when its session ends; until then its address answers the
+//     successor's probe, and the successor waits;
+//   - its agent dead, its watchdog alive: the watchdog removes the VIP
+//     first and says bye only once the address is gone;
+//   - agent and watchdog dead: the address stays in its kernel until its
+//     lifetime ends, answering the successor's probe until then;
+//   - stalled longer than the lifetime: the address expired, and the
+//     successor may hold the VIP by now, so the stalled holder probes
+//     again before it re-adds the address, and finds the successor.
+//
+// Liveness is not fencing: the watchdog's farewell, heartbeats and the
+// lease only decide how soon the successor starts; the probe decides
+// whether it binds.
 //
 // Holding (Holder): the VIP is bound as a /32 or /128 with netlink (IPv6
 // without duplicate address detection, which would keep it tentative),
@@ -34,23 +52,50 @@
 // neighbor advertisement with the override flag, three times 100 ms apart
 // and then every second. A netlink address subscription notices at once when
 // something removes the address and it is added back. The address carries a
-// kernel lifetime (2 s) renewed every 500 ms: if the agent is killed without
-// releasing, the kernel drops the VIP by itself.
+// kernel lifetime (2 s) renewed every 500 ms: if the agent and its watchdog
+// are killed without releasing, the kernel drops the VIP by itself.
+//
+// Watchdog: the agent starts a small process of its own (`mooring agent
+// watchdog`, Options.Watchdog) and keeps the write end of its stdin. When the
+// agent dies, however it dies (SIGKILL, OOM kill, crash), the kernel closes
+// that pipe; the watchdog then removes the VIP with one netlink request and
+// sends the peers a farewell heartbeat, and they take over without waiting
+// for the takeover timeout. It ignores SIGINT, SIGTERM and SIGHUP, so a
+// signal to the whole process group does not stop it before the agent. A
+// shorter lifetime was measured as the alternative (make bench-vip): it
+// only moves the floor to the kernel's one-second granularity, and turns
+// every stall of the agent longer than the lifetime into a failover.
 //
 // Handover: on SIGTERM the leader removes the VIP, tells its peers in a
 // heartbeat, deletes its election key and revokes its lease; the next
 // candidate's campaign returns at once, it probes for 50 ms and binds.
-// Eligibility: a node whose local API server's /readyz fails does not
-// campaign, and a leader whose /readyz fails resigns.
+// Eligibility: a node whose local API server's /readyz fails (checked every
+// second, one failure is enough, as keepalived's track_script does by
+// default) does not campaign, and a holder whose /readyz fails releases
+// the VIP and resigns. Once ready again it campaigns at the back of the
+// line: it does not take the VIP back from the node that holds it.
+//
+// Operating it: every change of state (follower, candidate, holder,
+// released) is one log line with its reason. With --metrics-addr the agent
+// serves Prometheus metrics: mooring_vip_holding, mooring_vip_state,
+// mooring_vip_elections_won_total and _lost_total,
+// mooring_vip_conflicts_total, mooring_vip_takeover_seconds (from winning
+// the election to the first announcement), and
+// mooring_vip_heartbeats_received_total and _rejected_total by peer (and
+// reason: bad-mac, replayed, stale, name-conflict, malformed, not-peer).
 //
 // # Failure cases
 //
-//   - Leader process dies (SIGKILL, crash): its heartbeats stop; after 500 ms
-//     a peer revokes its lease and the next candidate is elected. The dead
-//     agent's address stays in its kernel until its lifetime runs out
-//     (2–3 s); the new leader's probe sees it answering and waits, so the
-//     VIP is never answered by two MACs, and failover takes up to the
-//     lifetime. A restarted agent removes a stale VIP before anything else.
+//   - Leader's agent dies (SIGKILL, OOM kill, crash): its watchdog removes
+//     the VIP and sends a farewell; a peer revokes the dead agent's lease
+//     at once and the next candidate probes and binds (≈ 0.1–0.2 s). If
+//     the watchdog dies with it (every process of a container killed, or
+//     the agent is its container's PID 1, where the watchdog cannot outlive
+//     it: run it under an init, e.g. shareProcessNamespace), heartbeats
+//     stop; after 500 ms a peer revokes the lease, and the new leader's
+//     probe sees the old address answering until its kernel lifetime runs
+//     out (2–3 s) and waits: never two MACs. A restarted agent removes a
+//     stale VIP before anything else.
 //   - Leader node cut off (link down, cable, switch port): it hears no
 //     majority and releases within 300 ms; the others revoke its lease after 500 ms
 //     and the next one binds. Failover ≈ 0.5–0.6 s. If the etcd Raft leader
@@ -72,7 +117,10 @@
 //   - Another device answers for the VIP: the elected node does not bind,
 //     logs a duplicate-arp-owner finding, counts it (Conflicts) and probes
 //     again every 250 ms; `mooring drift arp` reports the MACs.
-//   - Local API server not ready: the node does not campaign or resigns.
+//   - Local API server stopped or not ready (a crashed static pod, an
+//     upgrade), the node up: within a check interval (1 s) the holder
+//     releases and resigns, and the next candidate binds; the node stays a
+//     follower until /readyz answers again, then waits in line.
 //   - Forged or replayed heartbeats: a beat counts only when it comes from
 //     a configured peer address, carries a valid HMAC-SHA256 tag under the
 //     shared key, has a timestamp above the last one accepted from that
