@@ -107,7 +107,12 @@ heartbeat between them; the holder probes that no other MAC answers for the
 VIP, binds it (/32 or /128) and announces it with gratuitous ARP or unsolicited
 neighbor advertisements. A holder that is cut off releases the VIP within
 0.3 s and another node takes it over after 0.5 s; SIGTERM hands it over at
-once. See the vip package documentation for the design and its failure cases.
+once. If the agent dies (SIGKILL, OOM kill, crash), its watchdog process
+removes the VIP and tells the peers, and another node takes over at once; a
+node whose local API server's /readyz fails gives the VIP up and campaigns
+again, without taking it back, once ready. --metrics-addr serves Prometheus
+metrics. See the vip package documentation for the design and its failure
+cases.
 
 The VIP comes from --vip/--interface, from --file (a ControlPlane or a kube-vip
 manifest), or from the ControlPlane of a revision (the source flags). Peers and
