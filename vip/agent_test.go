@@ -30,14 +30,15 @@ func TestAgentIPv4(t *testing.T) {
 		sendUDP(t, c.nodes[follower], netip.AddrPortFrom(nodeAddr4(owner), 6444), forged)
 		c.eventually(10*time.Second, "the owner's metrics show it holding, its takeover, its peers' beats and the forged one", func() bool {
 			m := scrape(t, c.nodes[owner], "127.0.0.1:9464")
+			// A loaded machine may have made the owner win more than once.
 			for _, want := range []string{
-				"mooring_vip_holding 1",
-				`mooring_vip_state{state="holder"} 1`,
-				"mooring_vip_elections_won_total 1",
-				"mooring_vip_takeover_seconds_count 1",
-				fmt.Sprintf(`mooring_vip_heartbeats_rejected_total{peer="%s",reason="bad-mac"} 1`, nodeAddr4(follower)),
+				`mooring_vip_holding 1`,
+				`mooring_vip_state\{state="holder"\} 1`,
+				`mooring_vip_elections_won_total [1-9]`,
+				`mooring_vip_takeover_seconds_count [1-9]`,
+				fmt.Sprintf(`mooring_vip_heartbeats_rejected_total\{peer="%s",reason="bad-mac"\} 1\n`, nodeAddr4(follower)),
 			} {
-				if !strings.Contains(m, want) {
+				if !regexp.MustCompile(want).MatchString(m) {
 					t.Logf("owner's metrics lack %q", want)
 					return false
 				}
