@@ -51,12 +51,16 @@ func TestAgentIPv4(t *testing.T) {
 			}
 			return true
 		})
-		m := scrape(t, c.nodes[follower], "127.0.0.1:9464")
-		for _, want := range []string{"mooring_vip_holding 0", `mooring_vip_state{state="candidate"} 1`, "mooring_vip_conflicts_total 0"} {
-			if !strings.Contains(m, want) {
-				t.Errorf("follower's metrics lack %q:\n%s", want, m)
+		c.eventually(10*time.Second, "the follower's metrics show it campaigning", func() bool {
+			m := scrape(t, c.nodes[follower], "127.0.0.1:9464")
+			for _, want := range []string{"mooring_vip_holding 0", `mooring_vip_state{state="candidate"} 1`, "mooring_vip_conflicts_total 0"} {
+				if !strings.Contains(m, want) {
+					t.Logf("follower's metrics lack %q", want)
+					return false
+				}
 			}
-		}
+			return true
+		})
 		if out := c.agents[owner].Output(); !strings.Contains(out, `state=holder reason="won the election"`) {
 			t.Errorf("the owner logged no change to holder:\n%s", tail(out, 20))
 		}
