@@ -41,9 +41,10 @@ func TestAgentAPIServer(t *testing.T) {
 
 	// A crashed static pod: the process is gone, the node is not.
 	api.Kill()
+	c.eventually(30*time.Second, "n1 releases the VIP", func() bool { return !hostHas(t, c.nodes[0], c.vip) })
 	next := c.owner(30 * time.Second)
 	if next == 0 {
-		t.Fatalf("n1 still owns the VIP with its API server stopped")
+		t.Fatalf("n1 owns the VIP again with its API server stopped")
 	}
 	if out := c.agents[0].Output(); !strings.Contains(out, "state=released") || !strings.Contains(out, "not eligible") {
 		t.Errorf("n1 logged no release for readiness:\n%s", tail(out, 20))

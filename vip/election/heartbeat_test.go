@@ -105,10 +105,10 @@ func TestHeartbeatsOnTheWire(t *testing.T) {
 	sendFrom(x, seal(testKey, beat{Node: "x", Seq: time.Now().UnixNano()}))
 	waitFor(t, "a ignores the stranger", func() bool { return rejected(nil, NotPeer) == 1 })
 
-	// c is silent from here on: a hears b, and only b.
-	time.Sleep(100 * time.Millisecond)
-	if n := ha.heardWithin(60 * time.Millisecond); n != 1 {
-		t.Errorf("a hears %d peers within 60ms; want 1 (b; c's only genuine beat is older)", n)
+	// Two genuine peers were heard, b under one name only: two votes, not
+	// four.
+	if n := ha.heardWithin(time.Minute); n != 2 {
+		t.Errorf("a heard %d peers; want 2 (b once, whatever names its address claimed, and c)", n)
 	}
 	st := ha.snapshot()
 	if st[0].Name != "b" || st[0].Received == 0 {
