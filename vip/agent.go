@@ -136,7 +136,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if len(a.opts.Watchdog) > 0 {
 		if os.Getpid() == 1 {
-			log.Warn("the agent runs as PID 1: its watchdog dies with it, so a crash leaves the VIP bound until its lifetime ends; run it under an init (shareProcessNamespace: true, or tini)")
+			log.Warn("the agent runs as PID 1: its watchdog dies with it, so a crash leaves the VIP bound until its lifetime ends (mooring agent runs itself under Supervise as PID 1)")
 		}
 		wctx, stopWatchdog := context.WithCancel(context.WithoutCancel(ctx))
 		started := make(chan error, 1)

@@ -199,6 +199,8 @@ func TestAgentIPv4(t *testing.T) {
 		owner = c.owner(10 * time.Second)
 	})
 
+	t.Run("as PID 1, a supervisor cleans up after the killed agent", pid1Test(c))
+
 	t.Run("drift arp: free pool address in use, LB IP not announced", func(t *testing.T) {
 		c.t = t
 		testbed.IP(t, "-n", c.other.NS, "addr", "add", "198.51.100.152/32", "dev", "eth0")
@@ -221,6 +223,34 @@ func TestAgentIPv4(t *testing.T) {
 	})
 }
 
+// pid1Test: the agent as PID 1 of its own PID namespace, as in a container,
+// runs itself under a supervisor; when the agent process is killed, the
+// supervisor removes the VIP and tells the peers.
+func pid1Test(c *cluster) func(t *testing.T) {
+	return func(t *testing.T) {
+		c.t = t
+		c.pid1 = true
+		defer func() { c.pid1 = false }()
+		for i := range c.nodes {
+			// Exit 1 is fine: the agents saw a foreign owner before.
+			c.stopAgent(i, syscall.SIGTERM)
+			c.startAgent(i)
+		}
+		owner := c.owner(30 * time.Second)
+		supervisor := c.childPID(c.agents[owner].Cmd.Process.Pid, "the supervisor runs as PID 1")
+		agent := c.childPID(supervisor, "the supervised agent runs")
+		if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually(15*time.Second, "the supervisor removes the VIP", func() bool {
+			return !hostHas(t, c.nodes[owner], c.vip) && strings.Contains(c.agents[owner].Output(), "the agent is gone")
+		})
+		if next := c.owner(15 * time.Second); next == owner {
+			t.Fatalf("owner is still %s", c.nodes[owner].Name)
+		}
+	}
+}
+
 // TestAgentIPv6 holds an IPv6 VIP (bound as /128 without DAD, announced with
 // unsolicited neighbor advertisements, seen through NDP from the probe).
 func TestAgentIPv6(t *testing.T) {
@@ -241,11 +271,16 @@ func TestAgentIPv6(t *testing.T) {
 // watchdogPID returns the pid of the agent's watchdog (its only child).
 func (c *cluster) watchdogPID(i int) int {
 	c.t.Helper()
-	agent := c.agents[i]
+	return c.childPID(c.agents[i].Cmd.Process.Pid, "the agent's watchdog runs")
+}
+
+// childPID waits for process parent's first child and returns its pid.
+func (c *cluster) childPID(parent int, what string) int {
+	c.t.Helper()
 	var pid int
-	c.eventually(10*time.Second, "the agent's watchdog runs", func() bool {
+	c.eventually(10*time.Second, what, func() bool {
 		// Each thread lists the children it forked.
-		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", agent.Cmd.Process.Pid))
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
 		for _, file := range files {
 			b, _ := os.ReadFile(file)
 			if f := strings.Fields(string(b)); len(f) > 0 {

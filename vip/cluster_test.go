@@ -69,6 +69,9 @@ type cluster struct {
 	extra []string
 	// nodeExtra are extra flags of one node's agent, after extra.
 	nodeExtra map[int][]string
+	// pid1 starts agents as PID 1 of a PID namespace of their own, as a
+	// container runs them.
+	pid1 bool
 }
 
 func nodeAddr4(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}) }
@@ -157,6 +160,10 @@ func (c *cluster) startAgent(i int) {
 		"--etcd-endpoints", "http://" + nodeAddr4(i).String() + ":2379",
 		"--readyz", "", "--key-file", c.key}
 	args = append(append(args, c.extra...), c.nodeExtra[i]...)
+	if c.pid1 {
+		c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, "unshare", append([]string{"--pid", "--fork", mooringBin}, args...)...)
+		return
+	}
 	c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, mooringBin, args...)
 }
 

@@ -111,25 +111,92 @@ func RunWatchdog(in io.Reader, log *slog.Logger) error {
 	}
 	// Everything the cleanup needs is looked up now, so that the path
 	// after the agent's death is one netlink request and one datagram.
-	b, err := newBinding(cfg.Interface, cfg.Address, 0)
+	gone, err := cfg.cleanup(log)
 	if err != nil {
-		return fmt.Errorf("vip watchdog %s: %w", cfg.Address, err)
+		return err
 	}
-	eopts := election.Options{Node: cfg.Node, Peers: cfg.Peers, Key: cfg.Key, Log: log}
 	if _, err := io.Copy(io.Discard, r); err != nil && !errors.Is(err, os.ErrClosed) {
 		log.Warn("vip watchdog: reading from the agent failed; taking it for gone", "err", err)
 	}
-	if err := b.unbind(); err != nil {
-		// The VIP may still be bound: saying bye now would let a peer take
-		// over while this node answers. Its lifetime and the successor's
-		// probe are what fence it now.
-		return fmt.Errorf("vip watchdog: the agent is gone: %w", err)
+	return gone()
+}
+
+// cleanup looks up what the cleanup after a dead agent needs, and returns
+// the cleanup: remove the VIP, and once it is gone, send the farewell.
+func (cfg watchdogConfig) cleanup(log *slog.Logger) (func() error, error) {
+	b, err := newBinding(cfg.Interface, cfg.Address, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vip watchdog %s: %w", cfg.Address, err)
 	}
-	if err := election.Farewell(eopts); err != nil {
-		return fmt.Errorf("vip watchdog: the agent is gone and the VIP removed: %w", err)
+	eopts := election.Options{Node: cfg.Node, Peers: cfg.Peers, Key: cfg.Key, Log: log}
+	return func() error {
+		if err := b.unbind(); err != nil {
+			// The VIP may still be bound: saying bye now would let a peer
+			// take over while this node answers. Its lifetime and the
+			// successor's probe are what fence it now.
+			return fmt.Errorf("vip watchdog: the agent is gone: %w", err)
+		}
+		if err := election.Farewell(eopts); err != nil {
+			return fmt.Errorf("vip watchdog: the agent is gone and the VIP removed: %w", err)
+		}
+		log.Warn("the agent is gone: removed the VIP and told the peers", "vip", cfg.Address, "node", cfg.Node)
+		return nil
+	}, nil
+}
+
+// SupervisedEnv is set in the environment of an agent that runs under
+// Supervise: that agent starts no watchdog of its own.
+const SupervisedEnv = "MOORING_AGENT_SUPERVISED"
+
+// Supervise is the watchdog for an agent that would be PID 1 of its
+// container: when PID 1 dies the kernel kills every process of its PID
+// namespace, so a watchdog started by the agent could not outlive it.
+// Instead this process stays PID 1 and runs the agent (argv, this binary
+// with the same arguments) as its child, passing on SIGTERM and SIGINT
+// (when ctx ends). When the child exits, however it exits (a crash, an
+// OOM kill, SIGKILL), it removes the VIP and says bye for it, as the
+// watchdog does, and returns the child's exit code.
+func Supervise(ctx context.Context, opts Options, argv []string) (int, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
 	}
-	log.Warn("the agent is gone: removed the VIP and told the peers", "vip", cfg.Address, "node", cfg.Node)
-	return nil
+	cfg := watchdogConfig{
+		Address: opts.Hold.Address, Interface: opts.Hold.Interface,
+		Node: opts.Election.Node, Peers: opts.Election.Peers, Key: opts.Election.Key,
+	}
+	gone, err := cfg.cleanup(log)
+	if err != nil {
+		return 2, err
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), SupervisedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 2, fmt.Errorf("vip agent: start the supervised agent: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-exited:
+	case <-ctx.Done():
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			log.Warn("pass SIGTERM to the agent", "err", err)
+		}
+		werr = <-exited
+	}
+	if err := gone(); err != nil {
+		log.Error("cleanup after the agent", "err", err)
+	}
+	code := cmd.ProcessState.ExitCode()
+	if code < 0 {
+		code = 2 // killed by a signal
+	}
+	if werr != nil {
+		log.Info("the supervised agent exited", "err", werr)
+	}
+	return code, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {

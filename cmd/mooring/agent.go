@@ -141,6 +141,14 @@ The agent exits 1 if it found another device answering for the VIP.`,
 					opts.Hold.Address, opts.Hold.Interface, opts.Election.Node, opts.Election.Peers, opts.Etcd, opts.Readyz, len(opts.Election.Key))
 				return nil
 			}
+			if len(opts.Watchdog) > 0 && os.Getpid() == 1 && os.Getenv(vip.SupervisedEnv) == "" {
+				// PID 1 of a container: its watchdog would die with it.
+				code, err := vip.Supervise(cmd.Context(), opts, append([]string{opts.Watchdog[0]}, os.Args[1:]...))
+				return exitCode(code, err)
+			}
+			if os.Getenv(vip.SupervisedEnv) != "" {
+				opts.Watchdog = nil // its supervisor is its watchdog
+			}
 			a, err := vip.New(opts)
 			if err != nil {
 				return exitCode(2, err)
