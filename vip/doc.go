@@ -61,7 +61,10 @@
 // that pipe; the watchdog then removes the VIP with one netlink request and
 // sends the peers a farewell heartbeat, and they take over without waiting
 // for the takeover timeout. It ignores SIGINT, SIGTERM and SIGHUP, so a
-// signal to the whole process group does not stop it before the agent. A
+// signal to the whole process group does not stop it before the agent. When
+// the agent is PID 1 of its PID namespace (a container), whose death kills
+// every other process there, the roles turn round: PID 1 supervises and the
+// agent runs as its child. A
 // shorter lifetime was measured as the alternative (make bench-vip): it
 // only moves the floor to the kernel's one-second granularity, and turns
 // every stall of the agent longer than the lifetime into a failover.
@@ -88,10 +91,11 @@
 //
 //   - Leader's agent dies (SIGKILL, OOM kill, crash): its watchdog removes
 //     the VIP and sends a farewell; a peer revokes the dead agent's lease
-//     at once and the next candidate probes and binds (≈ 0.1–0.2 s). If
-//     the watchdog dies with it (every process of a container killed, or
-//     the agent is its container's PID 1, where the watchdog cannot outlive
-//     it: run it under an init, e.g. shareProcessNamespace), heartbeats
+//     at once and the next candidate probes and binds (≈ 0.1–0.2 s). As PID
+//     1 of a container, where no child outlives it, `mooring agent` runs
+//     itself as a child of a supervisor (Supervise) that does the
+//     watchdog's work. If the watchdog dies with it (every process of a
+//     container killed, or the supervisor itself killed), heartbeats
 //     stop; after 500 ms a peer revokes the lease, and the new leader's
 //     probe sees the old address answering until its kernel lifetime runs
 //     out (2–3 s) and waits: never two MACs. A restarted agent removes a
