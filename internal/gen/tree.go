@@ -307,21 +307,20 @@ func (t *treeGen) kustomization(dir string, res []string, overlay bool, namespac
 		fmt.Fprintf(&b, "namespace: %s\n", t.pick("apps", "web", "prod"))
 		t.note("namespace")
 	}
-	if t.chance(0.3) {
-		b.WriteString("commonLabels:\n  env: test\n")
-		t.note("commonLabels")
-	}
-	if t.chance(0.2) {
-		b.WriteString("labels:\n- pairs:\n    team: net\n  includeSelectors: false\n  includeTemplates: true\n")
-		t.note("labels")
-	}
-	if t.chance(0.25) {
-		b.WriteString("commonAnnotations:\n  owner: ops\n")
-		t.note("commonAnnotations")
-	}
-	if t.chance(0.2) {
-		b.WriteString("images:\n- name: nginx\n  newTag: \"2.0\"\n")
-		t.note("images")
+	for _, f := range []struct {
+		p         float64
+		construct string
+		text      string
+	}{
+		{0.3, "commonLabels", "commonLabels:\n  env: test\n"},
+		{0.2, "labels", "labels:\n- pairs:\n    team: net\n  includeSelectors: false\n  includeTemplates: true\n"},
+		{0.25, "commonAnnotations", "commonAnnotations:\n  owner: ops\n"},
+		{0.2, "images", "images:\n- name: nginx\n  newTag: \"2.0\"\n"},
+	} {
+		if t.chance(f.p) {
+			b.WriteString(f.text)
+			t.note(f.construct)
+		}
 	}
 	var deps []string
 	for _, o := range t.objects {
