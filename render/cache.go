@@ -78,8 +78,9 @@ func (r *Renderer) render(rev *sources.Revision, opts Options) ([]Object, bool, 
 // ServeYAML writes to w the YAML stream of rev at opts from the disk cache,
 // if it holds one, and reports whether it did; on a miss it writes nothing.
 // The stream is copied from the file's YAML section without decoding a
-// single object, by the kernel when w is a file or a pipe: a CLI run on an
-// unchanged tree pays for one small read, not for rebuilding objects. A
+// single object (by the kernel when w is a regular file): a CLI run on an
+// unchanged tree pays for one small read and a copy, not for rebuilding
+// objects. A
 // result already in memory is left to Render, which has it decoded. On a
 // miss, callers Render and WriteYAML.
 func (r *Renderer) ServeYAML(w io.Writer, rev *sources.Revision, opts Options) (bool, error) {
@@ -104,7 +105,12 @@ func (r *Renderer) ServeYAML(w io.Writer, rev *sources.Revision, opts Options) (
 		// A corrupt file: Render says so and rebuilds it.
 		return false, nil
 	}
-	if err := copySection(w, f, off, n); err != nil {
+	// A plain copy: a reader that goes away (mooring render | head) ends
+	// the write as any write ends, by SIGPIPE.
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return false, nil
+	}
+	if _, err := io.Copy(w, io.LimitReader(f, n)); err != nil {
 		return true, fmt.Errorf("render cache %s: %w", r.file(key), err)
 	}
 	return true, nil
