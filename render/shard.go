@@ -248,10 +248,10 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 	p.order = append(p.order, node)
 	defer func() { node.visiting = false }()
 
-	//lint:ignore SA1019 deprecated fields are still read by kustomize, so split too.
 	for _, f := range []struct {
 		name    string
 		entries []string
+		//lint:ignore SA1019 deprecated fields are still read by kustomize, so split too.
 	}{{"resources", k.Resources}, {"bases", k.Bases}} {
 		for i, e := range f.entries {
 			ref, why, err := p.resource(dir, e)
@@ -551,8 +551,7 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
