@@ -27,7 +27,8 @@ const readyzURL = "https://127.0.0.1:6443/readyz"
 // in that node's own etcd member (the stacked topology), with the agent's
 // readiness check on its /readyz over the namespace's loopback. When the
 // API server stops while the node stays up, the node gives up the VIP;
-// when it is back, the node campaigns again but does not take the VIP back.
+// when it is back, the node campaigns again but does not take the VIP back,
+// unless it is configured to be preferred.
 func TestAgentAPIServer(t *testing.T) {
 	c := newTopology(t, netip.MustParseAddr("198.51.100.10"))
 	c.nodeExtra = map[int][]string{0: {"--readyz", readyzURL, "--readyz-interval", "200ms"}}
@@ -65,8 +66,19 @@ func TestAgentAPIServer(t *testing.T) {
 	if got := c.owner(10 * time.Second); got != next {
 		t.Fatalf("owner moved from %s to %s", c.nodes[next].Name, c.nodes[got].Name)
 	}
+
+	// Configured to be preferred, n1 gets the VIP back.
 	if err := c.stopAgent(0, syscall.SIGTERM); err != nil {
 		t.Errorf("n1's agent exited with %v", err)
+	}
+	c.nodeExtra[0] = append(c.nodeExtra[0], "--prefer")
+	c.startAgent(0)
+	c.eventually(30*time.Second, "the preferred n1 gets the VIP", func() bool { return hostHas(t, c.nodes[0], c.vip) })
+	if got := c.owner(30 * time.Second); got != 0 {
+		t.Fatalf("owner is %s; want the preferred n1", c.nodes[got].Name)
+	}
+	if out := c.agents[next].Output(); !strings.Contains(out, "a preferred node campaigns: n1") {
+		t.Errorf("%s logged no handover to n1:\n%s", c.nodes[next].Name, tail(out, 20))
 	}
 }
 

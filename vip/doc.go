@@ -76,7 +76,11 @@
 // second, one failure is enough, as keepalived's track_script does by
 // default) does not campaign, and a holder whose /readyz fails releases
 // the VIP and resigns. Once ready again it campaigns at the back of the
-// line: it does not take the VIP back from the node that holds it.
+// line: it does not take the VIP back from the node that holds it, unless
+// it is configured to be preferred (--prefer, said in its heartbeats): then
+// a holder that is not preferred hands the VIP over (release, resign) once
+// the preferred node's election key is in etcd, and other candidates ahead
+// of it in line step aside before binding.
 //
 // Operating it: every change of state (follower, candidate, holder,
 // released) is one log line with its reason. With --metrics-addr the agent

@@ -92,6 +92,7 @@ type agentFlags struct {
 	keyFile       string
 	maxSkew       time.Duration
 	watchdog      bool
+	prefer        bool
 	metricsAddr   string
 	readyzEvery   time.Duration
 }
@@ -173,6 +174,7 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464, path /metrics); off when empty")
 	fs.DurationVar(&f.readyzEvery, "readyz-interval", time.Second, "how often the local API server's readiness is checked")
+	fs.BoolVar(&f.prefer, "prefer", false, "this node is the preferred holder: the others hand the VIP to it whenever it campaigns (by default a node that is eligible again waits in line)")
 	fs.BoolVar(&f.watchdog, "watchdog", true, "run a watchdog process that removes the VIP and tells the peers at once if the agent dies without releasing it")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the heartbeat key all control-plane nodes share (at least 16 bytes, e.g. openssl rand -hex 32); required with peers")
 	fs.DurationVar(&f.maxSkew, "heartbeat-max-skew", 2*time.Second, "a heartbeat whose time is further than this from the node's clock is taken for a replay")
@@ -295,6 +297,7 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	eopts.Takeover = f.takeover
 	eopts.EtcdLeaderAway = f.leaderAway
 	eopts.MaxSkew = f.maxSkew
+	eopts.Prefer = f.prefer
 	if f.keyFile != "" {
 		if eopts.Key, err = vip.ReadKeyFile(f.keyFile); err != nil {
 			return vip.Options{}, err

@@ -22,6 +22,9 @@ type beat struct {
 	Holding bool `json:"holding"`
 	// Bye is true on the last beat of a node that stops.
 	Bye bool `json:"bye,omitempty"`
+	// Prefer is true when the sender is configured to be preferred: the
+	// other nodes hand the VIP to it once it campaigns.
+	Prefer bool `json:"prefer,omitempty"`
 	// Seq orders the sender's beats: its wall clock in Unix nanoseconds
 	// when it sent the beat, raised to one above the previous beat's when
 	// the clock did not move on. A receiver accepts only a Seq above the
@@ -108,6 +111,7 @@ type peerState struct {
 	heard   time.Time
 	holding bool
 	bye     bool
+	prefer  bool
 }
 
 // peerTable is the receiving side's state, keyed by each configured peer's
@@ -155,7 +159,7 @@ func (t *peerTable) receive(key []byte, from netip.Addr, datagram []byte, now ti
 		p.name = b.Node
 		t.names[b.Node] = from.Unmap()
 	}
-	p.seq, p.heard, p.holding, p.bye = b.Seq, now, b.Holding, b.Bye
+	p.seq, p.heard, p.holding, p.bye, p.prefer = b.Seq, now, b.Holding, b.Bye, b.Prefer
 	return b, Accepted
 }
 
@@ -191,6 +195,18 @@ func (t *peerTable) claimant(d time.Duration, now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// preferred returns the names of the peers heard within d of now that are
+// preferred.
+func (t *peerTable) preferred(d time.Duration, now time.Time) []string {
+	var out []string
+	for _, p := range t.peers {
+		if p.prefer && !p.bye && now.Sub(p.heard) <= d {
+			out = append(out, p.name)
+		}
+	}
+	return out
 }
 
 // sequencer hands out a sender's Seq values: its clock, kept strictly

@@ -67,6 +67,16 @@ func TestPeerTableReceive(t *testing.T) {
 	if c := tbl.claimant(time.Second, t0.Add(100*time.Millisecond)); c != "" {
 		t.Errorf("claimant = %q after b's bye; want none", c)
 	}
+	if p := tbl.preferred(time.Second, t0.Add(100*time.Millisecond)); len(p) != 0 {
+		t.Errorf("preferred = %v; nobody said so", p)
+	}
+	tbl.receive(testKey, peerC, seal(testKey, beat{Node: "c", Prefer: true, Seq: at(110 * time.Millisecond)}), t0.Add(110*time.Millisecond))
+	if diff := cmp.Diff([]string{"c"}, tbl.preferred(time.Second, t0.Add(110*time.Millisecond))); diff != "" {
+		t.Errorf("preferred (-want +got):\n%s", diff)
+	}
+	if p := tbl.preferred(time.Second, t0.Add(2*time.Second)); len(p) != 0 {
+		t.Errorf("preferred = %v a while after c was last heard; want none", p)
+	}
 }
 
 func TestSequencer(t *testing.T) {

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,11 @@ type Options struct {
 	// own member (checked every second), so that one node's failure does
 	// not also cost an etcd election before its lease can be revoked.
 	EtcdLeaderAway bool
+	// Prefer makes this node the preferred holder: while it campaigns,
+	// the other nodes (those not preferred) hand the VIP over to it, and
+	// step aside when they win before it. Without it a node that becomes
+	// eligible again waits in line and takes nothing back.
+	Prefer bool
 	// OnState is called, on the elector's goroutine, at every change of
 	// state with its reason. Nil means nothing is called; changes are
 	// logged either way.
@@ -202,6 +208,7 @@ var (
 	errIsolated    = errors.New("no majority heard: isolated")
 	errIneligible  = errors.New("not eligible (local API server not ready)")
 	errSessionLost = errors.New("etcd lease lost")
+	errYield       = errors.New("a preferred node campaigns")
 )
 
 // Run campaigns until ctx ends. While this node leads, hold runs with a
@@ -234,7 +241,7 @@ func (e *Elector) Run(ctx context.Context, hold func(context.Context)) error {
 			return nil
 		}
 		e.opts.Log.Debug("election term ended", "reason", err)
-		if errors.Is(err, errIsolated) || errors.Is(err, errIneligible) || errors.Is(err, errSessionLost) {
+		if errors.Is(err, errIsolated) || errors.Is(err, errIneligible) || errors.Is(err, errSessionLost) || errors.Is(err, errYield) {
 			backoff = e.opts.Tick
 		} else {
 			backoff = min(2*backoff+100*time.Millisecond, 2*time.Second)
@@ -377,6 +384,11 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 	tick := time.NewTicker(e.opts.Tick)
 	defer tick.Stop()
 
+	if p := e.yieldTo(ctx); p != "" {
+		e.setState(Released, fmt.Sprintf("%v: %s", errYield, p))
+		e.resign(ctx, el, sess)
+		return errYield
+	}
 	// Fence: a peer that still says it holds the VIP is alive and will
 	// release it once it sees its lease gone; wait for that.
 	for waited := false; ; waited = true {
@@ -409,6 +421,7 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 	if e.opts.EtcdLeaderAway && len(e.opts.Peers) > 0 {
 		go e.keepEtcdLeaderAway(hctx, time.Second)
 	}
+	var lastYieldCheck time.Time
 	release := func(why string) {
 		hcancel()
 		<-hdone
@@ -440,8 +453,48 @@ func (e *Elector) lead(ctx context.Context, hb *heartbeats, el *concurrency.Elec
 				e.resign(ctx, el, sess)
 				return errIneligible
 			}
+			if time.Since(lastYieldCheck) >= yieldCheck {
+				lastYieldCheck = time.Now()
+				if p := e.yieldTo(ctx); p != "" {
+					release(fmt.Sprintf("%v: %s", errYield, p))
+					e.resign(ctx, el, sess)
+					return errYield
+				}
+			}
 		}
 	}
+}
+
+// yieldCheck is how often a holder looks for a preferred candidate.
+const yieldCheck = 250 * time.Millisecond
+
+// yieldTo returns the name of a preferred node this node should hand the
+// VIP to, or "": this node is not preferred, the other one is heard and
+// preferred, and it campaigns (its election key is in etcd, so it is next
+// in line once those before it step aside). The etcd read keeps a node that
+// is heard but cannot campaign (its etcd member cut off) from making
+// everyone else step aside for nothing.
+func (e *Elector) yieldTo(ctx context.Context) string {
+	if e.opts.Prefer {
+		return ""
+	}
+	pref := e.hb.preferred(e.opts.Isolation)
+	if len(pref) == 0 {
+		return ""
+	}
+	gctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := e.cli.Get(gctx, e.opts.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		e.opts.Log.Debug("read the election's keys", "err", err)
+		return ""
+	}
+	for _, kv := range resp.Kvs {
+		if slices.Contains(pref, string(kv.Value)) {
+			return string(kv.Value)
+		}
+	}
+	return ""
 }
 
 // resign deletes this node's election key and revokes its lease, with a

@@ -29,6 +29,7 @@ type PeerStats struct {
 // what each peer address last said.
 type heartbeats struct {
 	node     string
+	prefer   bool
 	key      []byte
 	peers    []netip.AddrPort
 	interval time.Duration
@@ -50,7 +51,7 @@ type heartbeats struct {
 
 func newHeartbeats(o Options) *heartbeats {
 	h := &heartbeats{
-		node: o.Node, key: o.Key, peers: o.Peers, interval: o.Heartbeat, log: o.Log, now: time.Now,
+		node: o.Node, prefer: o.Prefer, key: o.Key, peers: o.Peers, interval: o.Heartbeat, log: o.Log, now: time.Now,
 		table:  newPeerTable(o.Node, o.Peers, o.MaxSkew),
 		stats:  map[netip.Addr]*PeerStats{{}: {Rejected: map[Reject]int64{}}},
 		warned: map[netip.Addr]time.Time{},
@@ -82,7 +83,7 @@ func (h *heartbeats) setHolding(holding, bye bool) {
 
 func (h *heartbeats) send() {
 	h.mu.Lock()
-	b := seal(h.key, beat{Node: h.node, Holding: h.holding, Bye: h.bye, Seq: h.seq.next(h.now())})
+	b := seal(h.key, beat{Node: h.node, Holding: h.holding, Bye: h.bye, Prefer: h.prefer, Seq: h.seq.next(h.now())})
 	h.mu.Unlock()
 	sendBeat(h.conn, b, h.peers, h.log)
 }
@@ -215,6 +216,13 @@ func (h *heartbeats) claimant(d time.Duration) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.table.claimant(d, h.now())
+}
+
+// preferred returns the preferred peers heard within d.
+func (h *heartbeats) preferred(d time.Duration) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.table.preferred(d, h.now())
 }
 
 // Farewell sends one last beat for opts.Node, saying it holds nothing and
