@@ -40,7 +40,7 @@ func (r *Reconciler) Preview(ctx context.Context, t Target, trig Trigger) (*Resu
 	if err != nil {
 		return r.fail(res, fmt.Errorf("base: %w", err))
 	}
-	c := r.check(t, head, baseModel, notes)
+	c := r.check(ctx, t, head, baseModel, notes)
 	rep := r.report(finding.KindPreview, t, head, c.report.Findings, started)
 	if c.renderErr != nil {
 		rep.Summary = c.report.Summary

@@ -73,7 +73,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, t Target, trig Trigger) (*Re
 	}
 	res.LiveCommit = live
 	base, notes := r.baseFor(ctx, t, live, rev)
-	c := r.check(t, rev, base, notes)
+	c := r.check(ctx, t, rev, base, notes)
 	res.Reports = append(res.Reports, c.report)
 	log := r.log.With("target", t.Name, "commit", rev.Short(), "trigger", trig.Kind)
 	log.Info("validated", "findings", c.report.Summary, "live", short(live))

@@ -77,9 +77,10 @@ type checked struct {
 	renderErr error
 }
 
-// check renders rev and validates it alone and as a change from base (nil:
-// no change is checked); notes are findings about the base itself.
-func (r *Reconciler) check(t Target, rev *sources.Revision, base *model.Model, notes []finding.Finding) *checked {
+// check renders rev and validates it alone, as a change from base (nil: no
+// change is checked) and, when t has a cluster, against the live
+// LoadBalancer Services; notes are findings about the base itself.
+func (r *Reconciler) check(ctx context.Context, t Target, rev *sources.Revision, base *model.Model, notes []finding.Finding) *checked {
 	started := r.opts.Clock.Now()
 	c := &checked{rev: rev}
 	objs, err := r.render(t, rev)
@@ -93,6 +94,7 @@ func (r *Reconciler) check(t Target, rev *sources.Revision, base *model.Model, n
 	fs = append(fs, notes...)
 	fs = append(fs, validate.Change(base, m)...)
 	fs = append(fs, nodeManifestFindings(objs)...)
+	fs = append(fs, r.liveFindings(ctx, t, m)...)
 	c.objs, c.model = objs, m
 	c.report = r.report(finding.KindValidate, t, rev, fs, started)
 	if c.report.Failed() {
@@ -172,7 +174,7 @@ func (r *Reconciler) Validate(ctx context.Context, t Target, trig Trigger) (*Res
 		}
 		base, notes = r.baseFor(ctx, t, live, rev)
 	}
-	c := r.check(t, rev, base, notes)
+	c := r.check(ctx, t, rev, base, notes)
 	res.Reports = append(res.Reports, c.report)
 	res.Refused = c.report.Failed()
 	if c.renderErr != nil {

@@ -9,15 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/mooringhq/mooring/drift/arp"
@@ -26,39 +19,6 @@ import (
 	"github.com/mooringhq/mooring/statuspage"
 	"github.com/mooringhq/mooring/vip/neigh"
 )
-
-var services = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-
-// Services lists the cluster's Services of type LoadBalancer that hold
-// addresses, by namespace and name, as model.LiveServiceFrom reads them.
-func Services(ctx context.Context, cfg *rest.Config) ([]model.LiveService, error) {
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("services: %w", err)
-	}
-	var out []model.LiveService
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		list, err := dc.Resource(services).List(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("list services: %w", err)
-		}
-		for _, u := range list.Items {
-			var svc corev1.Service
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &svc); err != nil {
-				return nil, fmt.Errorf("service %s/%s: %w", u.GetNamespace(), u.GetName(), err)
-			}
-			if s, ok := model.LiveServiceFrom(&svc); ok {
-				out = append(out, s)
-			}
-		}
-		if opts.Continue = list.GetContinue(); opts.Continue == "" {
-			break
-		}
-	}
-	slices.SortFunc(out, func(a, b model.LiveService) int { return strings.Compare(a.Key(), b.Key()) })
-	return out, nil
-}
 
 // Options say what to observe; a nil field is not observed.
 type Options struct {
@@ -85,7 +45,7 @@ func Observe(ctx context.Context, m *model.Model, opts Options) (statuspage.Obse
 	var obs statuspage.Observed
 	var errs []error
 	if opts.Cluster != nil {
-		s, err := Services(ctx, opts.Cluster)
+		s, err := reconciler.LiveServices(ctx, opts.Cluster)
 		if err != nil {
 			errs = append(errs, err)
 		} else {

@@ -62,7 +62,7 @@ func TestObserve(t *testing.T) {
 	service(t, dc, "default", "pending", "LoadBalancer")
 	service(t, dc, "default", "plain", "ClusterIP")
 
-	got, err := live.Services(context.Background(), api.Config)
+	got, err := reconciler.LiveServices(context.Background(), api.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
