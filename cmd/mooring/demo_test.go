@@ -3,35 +3,48 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mooringhq/mooring/internal/testbed"
 )
 
-// TestDemo runs `mooring demo` end to end, as make demo does, on real etcd,
-// kube-apiserver and Gitea processes: it fails on any red step, and checks
-// that the output shows what each step is there to show.
+// TestDemo runs `mooring demo` end to end as make demo does, the built
+// binary on real etcd, kube-apiserver and Gitea processes: it fails on any
+// red step, checks that the output shows what each step is there to show,
+// and that nothing is left behind (namespace, process, temporary folder).
+// It waits for the demo to end, however slow the machine, bounded only by
+// the test's own deadline.
 func TestDemo(t *testing.T) {
 	testbed.RequireRoot(t) // steps 4, 10 and 11 run in network namespaces
 	dir := testbed.AssetsDir(t)
 	for _, b := range []string{"etcd", "kube-apiserver", "gitea", "gitea.root"} {
 		testbed.Asset(t, b)
 	}
-	assets := findDemoAssets(dir, "")
-	if len(assets.missing) > 0 {
-		t.Fatalf("demo components missing: %v", assets.missing)
+	bound := 25 * time.Minute
+	if d, ok := t.Deadline(); ok {
+		bound = time.Until(d) - time.Minute
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	tmp := t.TempDir()
+	cmd := exec.CommandContext(ctx, mooringBinary(t), "demo", "--assets", dir)
+	// The demo's temporary folder goes under tmp, so the test can tell
+	// that it is removed and that no process runs from it.
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "MOORING_CACHE_DIR="+t.TempDir())
 	var out bytes.Buffer
-	if err := runLiveDemo(context.Background(), &out, t.TempDir(), assets, liveDemoOptions{Mooring: mooringBinary(t)}); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
 	s := out.String()
+	if err != nil {
+		t.Fatalf("mooring demo: %v (bound %s)\n%s", err, bound.Round(time.Second), s)
+	}
 	for _, want := range []string{
 		"kube-apiserver ready",         // 1
 		"holds main at",                // 2
@@ -57,95 +70,38 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %s\n%s", re, s)
 		}
 	}
-	if strings.Contains(s, "FAILED") {
-		t.Errorf("a demo step failed:\n%s", s)
+	if strings.Contains(s, "FAILED") || strings.Contains(s, "– skipped:") {
+		t.Errorf("a demo step failed or was skipped:\n%s", s)
 	}
-}
-
-// TestDemoOffline runs the offline demo (real Git repository, Kustomize
-// render, validation, previews, a real three-member etcd cluster, git
-// notes) and checks that each stage reported what it should.
-func TestDemoOffline(t *testing.T) {
-	var out bytes.Buffer
-	etcd := demoEtcdBinary{path: testbed.Asset(t, "etcd")}
-	if err := runDemo(context.Background(), &out, t.TempDir(), etcd); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	s := out.String()
-	for _, want := range []string{
-		"validate ",                   // main validated
-		"overlays/local: no findings", // ... cleanly
-		"error pool-overlap",          // the breaking PR's overlapping pool
-		"error quorum-unsafe",         // ... and its two member removals
-		"preview ",                    // the fixed PR
-		"etcd-member-unreachable",     // the stopped member
-		"etcd-quorum-at-risk",         // ... leaves exactly a quorum
-		"mooring/preview: failure",    // statuses recorded as git notes
-		"mooring/preview: success",
-	} {
-		if !strings.Contains(s, want) {
-			t.Errorf("demo output lacks %q\n%s", want, s)
-		}
-	}
-}
-
-// TestDemoWithoutEtcd: with no etcd binary the demo still runs, and says
-// which part it skipped and how to get it.
-func TestDemoWithoutEtcd(t *testing.T) {
-	var out bytes.Buffer
-	missing := demoEtcdBinary{missing: errors.New("no etcd binary: pass --etcd PATH")}
-	if err := runDemo(context.Background(), &out, t.TempDir(), missing); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	if s := out.String(); !strings.Contains(s, "Skipped: no etcd binary") || !strings.Contains(s, "preview ") {
-		t.Errorf("demo output lacks the skipped etcd part or the previews:\n%s", s)
-	}
-}
-
-// cancelAt is a writer that cancels a context once the output holds marker,
-// as a person pressing Ctrl-C at that point would.
-type cancelAt struct {
-	bytes.Buffer
-	marker string
-	cancel context.CancelFunc
-}
-
-func (c *cancelAt) Write(p []byte) (int, error) {
-	n, err := c.Buffer.Write(p)
-	if strings.Contains(c.String(), c.marker) {
-		c.cancel()
-	}
-	return n, err
-}
-
-// TestDemoCancelled interrupts the demo while its agents run in their
-// namespaces (Ctrl-C) and checks that nothing is left: no namespace and no
-// process started from the demo's folder.
-func TestDemoCancelled(t *testing.T) {
-	testbed.RequireRoot(t)
-	assets := findDemoAssets(testbed.AssetsDir(t), "")
-	if len(assets.missing) > 0 {
-		t.Fatalf("demo components missing: %v", assets.missing)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &cancelAt{marker: "== 5.", cancel: cancel}
-	dir := t.TempDir()
-	err := runLiveDemo(ctx, out, dir, assets, liveDemoOptions{Mooring: mooringBinary(t)})
-	if err == nil || !errors.Is(err, context.Canceled) {
-		t.Fatalf("demo interrupted at step 5: %v, want context canceled\n%s", err, out.String())
+	left, _ := os.ReadDir(tmp)
+	for _, e := range left {
+		t.Errorf("left behind in the temporary folder: %s", e.Name())
 	}
 	ents, _ := os.ReadDir("/run/netns")
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", demoNetnsPrefix, os.Getpid())) {
+		if strings.HasPrefix(e.Name(), fmt.Sprintf("mooring-demo-%d-", cmd.Process.Pid)) {
 			t.Errorf("namespace %s left behind", e.Name())
 		}
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, []byte(dir)) {
+		if err == nil && bytes.Contains(b, []byte(tmp)) {
 			t.Errorf("process %s left behind: %s", filepath.Dir(p), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		}
+	}
+}
+
+// TestDemoOfflineCLI runs `mooring demo --offline`: its exit status and
+// the parts a person without the component binaries sees.
+func TestDemoOfflineCLI(t *testing.T) {
+	code, out := run(t, "demo", "--offline", "--etcd", testbed.Asset(t, "etcd"))
+	if code != 0 {
+		t.Fatalf("mooring demo --offline: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"overlays/local: no findings", "error quorum-unsafe", "etcd-quorum-at-risk"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
 		}
 	}
 }

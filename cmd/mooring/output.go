@@ -73,18 +73,7 @@ func writeReport(w io.Writer, rep finding.Report, format string) error {
 	case "json":
 		return writeJSON(w, rep)
 	case "text", "":
-		if err := writeFindings(w, rep.Findings); err != nil {
-			return err
-		}
-		head := rep.Kind
-		if rep.Commit != "" {
-			head += " " + shortSHA(rep.Commit)
-		}
-		if rep.Path != "" {
-			head += " " + rep.Path
-		}
-		_, err := fmt.Fprintf(w, "%s: %s\n", head, finding.Describe(rep.Findings))
-		return err
+		return finding.WriteText(w, rep, isTTY(w))
 	default:
 		return fmt.Errorf("unknown output format %q (text or json)", format)
 	}
@@ -92,28 +81,7 @@ func writeReport(w io.Writer, rep finding.Report, format string) error {
 
 // writeFindings prints one finding a line, in colour on a terminal.
 func writeFindings(w io.Writer, fs []finding.Finding) error {
-	color := isTTY(w)
-	for _, f := range fs {
-		line := f.String()
-		if color {
-			line = colorize(f.Severity, line)
-		}
-		if _, err := fmt.Fprintln(w, line); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func colorize(s finding.Severity, line string) string {
-	switch s {
-	case finding.Error:
-		return "\x1b[31m" + line + "\x1b[0m"
-	case finding.Warning:
-		return "\x1b[33m" + line + "\x1b[0m"
-	default:
-		return line
-	}
+	return finding.WriteLines(w, fs, isTTY(w))
 }
 
 func shortSHA(s string) string {

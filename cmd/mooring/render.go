@@ -10,6 +10,7 @@ import (
 
 	"github.com/mooringhq/mooring/render"
 	"github.com/mooringhq/mooring/render/model"
+	"github.com/mooringhq/mooring/render/validate"
 )
 
 // renderLimits are the flags that size what a render reads; zero keeps
@@ -102,7 +103,7 @@ objects, sorted, as YAML or JSON. Results are cached by the tree hash.`,
 				for _, f := range fs {
 					fmt.Fprintln(cmd.ErrOrStderr(), f)
 				}
-				err = writeModel(out, m)
+				err = validate.WriteSummary(out, m)
 			case "json":
 				items := make([]any, len(objs))
 				for i, o := range objs {

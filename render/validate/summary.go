@@ -1,4 +1,4 @@
-package main
+package validate
 
 import (
 	"fmt"
@@ -8,24 +8,24 @@ import (
 	"text/tabwriter"
 
 	"github.com/mooringhq/mooring/render/model"
-	"github.com/mooringhq/mooring/render/validate"
 )
 
-// writeModel prints the network model the way an operator thinks of it:
-// which addresses MetalLB may hand out and who announces them, which hosts
-// and paths NGINX routes, which Services ask for which IP, and the control
-// plane's VIP and etcd members.
-func writeModel(w io.Writer, m *model.Model) error {
+// WriteSummary prints the network model the way an operator thinks of it:
+// which addresses MetalLB may hand out and who announces them (as
+// validation reads the selectors), which hosts and paths NGINX routes,
+// which Services ask for which IP, and the control plane's VIP and etcd
+// members. mooring render --summary and the demo print it.
+func WriteSummary(w io.Writer, m *model.Model) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	p := func(format string, a ...any) { fmt.Fprintf(tw, format, a...) }
 
 	p("ADDRESS POOLS\n")
 	for _, pool := range m.Pools {
-		p("  %s\t%s\t%s addresses\tautoAssign=%t\t%s\n", pool.Object.Name, strings.Join(pool.Addresses, ","), count(pool.Assignable()), pool.AutoAssign, pool.File)
+		p("  %s\t%s\t%s addresses\tautoAssign=%t\t%s\n", pool.Object.Name, strings.Join(pool.Addresses, ","), countText(pool.Assignable()), pool.AutoAssign, pool.File)
 	}
 	p("L2 ADVERTISEMENTS\n")
 	for _, ad := range m.L2Advertisements {
-		names, all := validate.Selected(m, ad)
+		names, all := Selected(m, ad)
 		pools := strings.Join(names, ",")
 		if all {
 			pools = "ALL pools"
@@ -48,7 +48,7 @@ func writeModel(w io.Writer, m *model.Model) error {
 		}
 		pool := "-"
 		if len(s.IPs) > 0 {
-			if pl := validate.PoolOf(m, s.IPs[0]); pl != nil {
+			if pl := PoolOf(m, s.IPs[0]); pl != nil {
 				pool = pl.Object.Name
 			}
 		}
@@ -56,7 +56,7 @@ func writeModel(w io.Writer, m *model.Model) error {
 	}
 	p("INGRESS ROUTES\n")
 	for _, in := range m.Ingresses {
-		class := validate.EffectiveClass(m, in)
+		class := EffectiveClass(m, in)
 		for _, r := range in.Routes {
 			host := r.Host
 			if host == "" {
@@ -79,7 +79,8 @@ func writeModel(w io.Writer, m *model.Model) error {
 	return tw.Flush()
 }
 
-func count(n uint64) string {
+// countText prints an address count; ≥2^64 when it saturates.
+func countText(n uint64) string {
 	if n == math.MaxUint64 {
 		return "≥2^64"
 	}

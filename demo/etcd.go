@@ -1,8 +1,7 @@
-package main
+package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,11 +15,11 @@ import (
 	"github.com/mooringhq/mooring/render/model"
 )
 
-// demoEtcd is a real three-member etcd cluster on 127.0.0.1, one etcd
+// etcdCluster is a real three-member etcd cluster on 127.0.0.1, one etcd
 // process per member, standing in for the stacked control plane's etcd.
 // mooring itself only ever talks to etcd as a client, so the server is a
 // separate binary (make demo builds one) rather than part of mooring.
-type demoEtcd struct {
+type etcdCluster struct {
 	procs   []*exec.Cmd
 	names   []string
 	clients []string
@@ -28,29 +27,6 @@ type demoEtcd struct {
 	logs    []string
 	bin     string
 	args    [][]string
-}
-
-// findEtcd returns the etcd binary the demo runs: flag when set, else etcd
-// on PATH, else the one make builds into .cache/assets.
-func findEtcd(flag string) (string, error) {
-	if flag != "" {
-		if _, err := os.Stat(flag); err != nil {
-			return "", fmt.Errorf("--etcd: %w", err)
-		}
-		return flag, nil
-	}
-	if p, err := exec.LookPath("etcd"); err == nil {
-		return p, nil
-	}
-	if p := filepath.Join(".cache", "assets", "etcd"); fileExists(p) {
-		return filepath.Abs(p)
-	}
-	return "", errors.New("no etcd binary: pass --etcd PATH, put etcd on PATH, or run make demo (it builds one)")
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }
 
 // freePort asks the kernel for an unused loopback port.
@@ -63,10 +39,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startDemoEtcd starts members named names from the etcd binary bin, with
+// startEtcd starts members named names from the etcd binary bin, with
 // data and logs under dir, and waits until the cluster is healthy.
-func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoEtcd, error) {
-	d := &demoEtcd{names: names, bin: bin}
+func startEtcd(ctx context.Context, bin, dir string, names []string) (*etcdCluster, error) {
+	d := &etcdCluster{names: names, bin: bin}
 	var initial []string
 	for _, n := range names {
 		cp, err := freePort()
@@ -116,11 +92,11 @@ func startDemoEtcd(ctx context.Context, bin, dir string, names []string) (*demoE
 }
 
 // etcdReadyTimeout bounds the wait for a member to be healthy.
-const etcdReadyTimeout = 2 * time.Minute
+const etcdReadyTimeout = waitBound
 
 // start starts member i's process. Its log goes to a file (the members'
 // own logs would drown the demo's output), and it dies with the demo.
-func (d *demoEtcd) start(i int) error {
+func (d *etcdCluster) start(i int) error {
 	log, err := os.OpenFile(d.logs[i], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -139,7 +115,7 @@ func (d *demoEtcd) start(i int) error {
 
 // restart starts the stopped member i again on its data, as a node coming
 // back would, and waits until it is healthy.
-func (d *demoEtcd) restart(ctx context.Context, i int) error {
+func (d *etcdCluster) restart(ctx context.Context, i int) error {
 	if d.procs[i] != nil {
 		return nil
 	}
@@ -187,7 +163,7 @@ func tail(file string, n int) string {
 }
 
 // declared returns the ControlPlane members that describe this cluster.
-func (d *demoEtcd) declared(vip model.VIP) model.ControlPlane {
+func (d *etcdCluster) declared(vip model.VIP) model.ControlPlane {
 	cp := model.ControlPlane{VIP: vip}
 	cp.Object.Kind, cp.Object.Name = "ControlPlane", "control-plane"
 	for i, n := range d.names {
@@ -197,7 +173,7 @@ func (d *demoEtcd) declared(vip model.VIP) model.ControlPlane {
 }
 
 // stop stops member i, as a node failure would, and waits for it to exit.
-func (d *demoEtcd) stop(i int) {
+func (d *etcdCluster) stop(i int) {
 	p := d.procs[i]
 	if p == nil {
 		return
@@ -217,7 +193,7 @@ func (d *demoEtcd) stop(i int) {
 	}
 }
 
-func (d *demoEtcd) close() {
+func (d *etcdCluster) close() {
 	for i := range d.procs {
 		d.stop(i)
 	}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -14,25 +14,18 @@ import (
 	"time"
 )
 
-// demoServe is `mooring serve` running as its own process, as it runs in a
+// serveProcess is `mooring serve` running as its own process, as it runs in a
 // cluster: Gitea's webhooks reach it, it reconciles and reports to Gitea.
-type demoServe struct {
+type serveProcess struct {
 	URL  string
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  string
 }
 
-// serveAvailable reports whether this mooring has the serve command (the
-// demo drives the pipeline in-process otherwise).
-func serveAvailable() bool {
-	c, _, err := rootCmd.Find([]string{"serve"})
-	return err == nil && c != nil && c.Name() == "serve"
-}
-
 // startServe writes serve's config for the demo's target, starts `mooring
 // serve`, waits until it is ready and adds Gitea's webhook to it.
-func (d *liveDemo) startServe(ctx context.Context) error {
+func (d *live) startServe(ctx context.Context) error {
 	dir := filepath.Join(d.dir, "serve")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -75,7 +68,7 @@ targets:
 `, port, filepath.Join(dir, "cache"), d.target.Repo, overlayDir, d.api.Kubeconfig, secretFile, d.gitea.URL, tokenFile, d.forge), 0o600); err != nil {
 		return err
 	}
-	s := &demoServe{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, "serve.log"), done: make(chan struct{})}
+	s := &serveProcess{URL: "http://127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, "serve.log"), done: make(chan struct{})}
 	logf, err := os.Create(s.log)
 	if err != nil {
 		return err
@@ -91,7 +84,7 @@ targets:
 	s.cmd = cmd
 	go func() { _ = cmd.Wait(); close(s.done) }() // its exit is read from its log
 	d.serve = s
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(waitBound)
 	for {
 		if resp, err := http.Get(s.URL + "/readyz"); err == nil {
 			resp.Body.Close()
@@ -107,7 +100,7 @@ targets:
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mooring serve not ready after 2 minutes; its log:\n%s", tail(s.log, 20))
+			return fmt.Errorf("mooring serve not ready after %s; its log:\n%s", waitBound, tail(s.log, 20))
 		}
 	}
 	hook := map[string]any{
@@ -124,7 +117,7 @@ targets:
 }
 
 // close stops serve (SIGTERM, then SIGKILL after 10s).
-func (s *demoServe) close() {
+func (s *serveProcess) close() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -138,7 +131,7 @@ func (s *demoServe) close() {
 }
 
 // waitStatus waits until Gitea shows context on sha, as posted by serve.
-func (d *liveDemo) waitStatus(ctx context.Context, sha, context string, within time.Duration) (giteaStatus, error) {
+func (d *live) waitStatus(ctx context.Context, sha, context string, within time.Duration) (giteaStatus, error) {
 	deadline := time.Now().Add(within)
 	for {
 		st, err := d.status(ctx, sha, context)

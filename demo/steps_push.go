@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -12,13 +12,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/quorum"
 	"github.com/mooringhq/mooring/reconciler"
-	"github.com/mooringhq/mooring/render/model"
 )
 
 const overlayDir = "overlays/local"
@@ -26,7 +22,7 @@ const overlayDir = "overlays/local"
 var poolGVR = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
 
 // addResource lists file in the local overlay's kustomization.
-func (d *liveDemo) addResource(file string) error {
+func (d *live) addResource(file string) error {
 	k, err := os.ReadFile(filepath.Join(d.repo.dir, overlayDir, "kustomization.yaml"))
 	if err != nil {
 		return err
@@ -35,7 +31,7 @@ func (d *liveDemo) addResource(file string) error {
 }
 
 // removeResource drops file from the local overlay and its kustomization.
-func (d *liveDemo) removeResource(file string) error {
+func (d *live) removeResource(file string) error {
 	k, err := os.ReadFile(filepath.Join(d.repo.dir, overlayDir, "kustomization.yaml"))
 	if err != nil {
 		return err
@@ -54,7 +50,7 @@ type giteaStatus struct {
 }
 
 // statuses returns the newest status of each context on sha.
-func (d *liveDemo) statuses(ctx context.Context, sha string) ([]giteaStatus, error) {
+func (d *live) statuses(ctx context.Context, sha string) ([]giteaStatus, error) {
 	var combined struct {
 		Statuses []giteaStatus `json:"statuses"`
 	}
@@ -63,7 +59,7 @@ func (d *liveDemo) statuses(ctx context.Context, sha string) ([]giteaStatus, err
 }
 
 // status returns the newest status of context on sha.
-func (d *liveDemo) status(ctx context.Context, sha, context string) (giteaStatus, error) {
+func (d *live) status(ctx context.Context, sha, context string) (giteaStatus, error) {
 	sts, err := d.statuses(ctx, sha)
 	for _, s := range sts {
 		if s.Context == context {
@@ -87,13 +83,13 @@ type pushed struct {
 // returns once mooring's mooring/apply status on the commit is in Gitea:
 // posted by mooring serve on Gitea's webhook, or by the pipeline run here
 // when this mooring has no serve.
-func (d *liveDemo) pushMain(ctx context.Context, msg string) (*pushed, error) {
+func (d *live) pushMain(ctx context.Context, msg string) (*pushed, error) {
 	sha, at, err := d.commitPush(ctx, "main", msg)
 	if err != nil {
 		return nil, err
 	}
 	if d.serve != nil {
-		st, err := d.waitStatus(ctx, sha, "mooring/apply", time.Minute)
+		st, err := d.waitStatus(ctx, sha, "mooring/apply", waitBound)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +111,7 @@ func (d *liveDemo) pushMain(ctx context.Context, msg string) (*pushed, error) {
 }
 
 // printStatuses prints the statuses Gitea holds for sha.
-func (d *liveDemo) printStatuses(ctx context.Context, sha string) error {
+func (d *live) printStatuses(ctx context.Context, sha string) error {
 	sts, err := d.statuses(ctx, sha)
 	if err != nil {
 		return err
@@ -127,7 +123,7 @@ func (d *liveDemo) printStatuses(ctx context.Context, sha string) error {
 }
 
 // pools returns the names of the IPAddressPools live in the cluster.
-func (d *liveDemo) pools(ctx context.Context) ([]string, error) {
+func (d *live) pools(ctx context.Context) ([]string, error) {
 	dyn, err := dynamic.NewForConfig(d.api.Config)
 	if err != nil {
 		return nil, err
@@ -146,7 +142,7 @@ func (d *liveDemo) pools(ctx context.Context) ([]string, error) {
 
 // pushPool pushes a commit adding lab-pool and its advertisement, and times
 // the push until Gitea shows mooring/apply success on it.
-func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
+func (d *live) pushPool(ctx context.Context) (string, error) {
 	if err := d.repo.write(overlayDir+"/lab-pool.yaml", labPool("198.51.100.232-198.51.100.239")+labL2); err != nil {
 		return "", err
 	}
@@ -168,7 +164,7 @@ func (d *liveDemo) pushPool(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("lab-pool is not in the cluster: %v", live)
 	}
 	d.good = p.sha
-	d.timings = append(d.timings, fmt.Sprintf("push → applied (mooring/apply success readable in Gitea): %s", p.took.Round(time.Millisecond)))
+	d.sum.Timings = append(d.sum.Timings, fmt.Sprintf("push → applied (mooring/apply success readable in Gitea): %s", p.took.Round(time.Millisecond)))
 	return fmt.Sprintf("push → applied in %s; pools live: %s", p.took.Round(time.Millisecond), strings.Join(live, ", ")), nil
 }
 
@@ -188,7 +184,7 @@ spec:
 // pushOverlap pushes a pool overlapping homelab-pool: refused, with a
 // failure status naming both, and nothing changes in the cluster. A revert
 // follows, as a team would push one.
-func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
+func (d *live) pushOverlap(ctx context.Context) (string, error) {
 	before, err := d.pools(ctx)
 	if err != nil {
 		return "", err
@@ -235,7 +231,7 @@ func (d *liveDemo) pushOverlap(ctx context.Context) (string, error) {
 
 // pullRequest opens a pull request removing cp2 and cp3 at once and prints
 // the preview comment mooring posts on it.
-func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
+func (d *live) pullRequest(ctx context.Context) (string, error) {
 	if err := d.repo.branch("retire-members"); err != nil {
 		return "", err
 	}
@@ -276,7 +272,7 @@ func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
 		Body string `json:"body"`
 	}
 	// serve previews on Gitea's pull-request webhook; wait for its comment.
-	for deadline := time.Now().Add(time.Minute); ; {
+	for deadline := time.Now().Add(waitBound); ; {
 		if err := d.gitea.API(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", d.forge, pr.Number), nil, &comments); err != nil {
 			return "", err
 		}
@@ -297,81 +293,6 @@ func (d *liveDemo) pullRequest(ctx context.Context) (string, error) {
 	for _, l := range strings.Split(strings.TrimSpace(comments[0].Body), "\n") {
 		d.say("  │ %s", l)
 	}
-	d.timings = append(d.timings, fmt.Sprintf("pull request opened → preview comment in Gitea: %s", took.Round(time.Millisecond)))
+	d.sum.Timings = append(d.sum.Timings, fmt.Sprintf("pull request opened → preview comment in Gitea: %s", took.Round(time.Millisecond)))
 	return fmt.Sprintf("preview comment on #%d %s after the PR was opened: quorum-unsafe, nothing applied", pr.Number, took.Round(time.Millisecond)), nil
-}
-
-// handEdit changes homelab-pool as another field manager and reports the
-// drift on the live commit.
-func (d *liveDemo) handEdit(ctx context.Context) (string, error) {
-	dyn, err := dynamic.NewForConfig(d.api.Config)
-	if err != nil {
-		return "", err
-	}
-	patch := []byte(`{"spec":{"addresses":["198.51.100.200-198.51.100.205"]}}`)
-	if _, err := dyn.Resource(poolGVR).Namespace("metallb-system").Patch(ctx, "homelab-pool", types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
-		return "", err
-	}
-	d.say("kubectl-edit shrank homelab-pool to 198.51.100.200-205 by hand")
-	res, err := d.rec.Drift(ctx, d.target, reconciler.Trigger{Kind: reconciler.Manual, At: time.Now()})
-	if err != nil {
-		return "", err
-	}
-	var hit *finding.Finding
-	for _, rep := range res.Reports {
-		for i, f := range rep.Findings {
-			d.say("%s", f.String())
-			if strings.Contains(f.Message, `"kubectl-edit"`) && f.Object.Name == "homelab-pool" {
-				hit = &rep.Findings[i]
-			}
-		}
-	}
-	if hit == nil {
-		return "", fmt.Errorf("drift named no change of homelab-pool by kubectl-edit")
-	}
-	return fmt.Sprintf("drift on %s: %s by kubectl-edit", shortSHA(res.Commit), hit.Field), nil
-}
-
-// etcdMemberStops stops cp3's etcd member and checks the members.
-func (d *liveDemo) etcdMemberStops(ctx context.Context) (string, error) {
-	d.etcd.stop(2)
-	d.say("stopped cp3's etcd member (SIGTERM), as a node failure would")
-	declared := d.etcd.declared(model.VIP{})
-	obs, err := reconciler.ObserveEtcd(ctx, declared, reconciler.EtcdOptions{Endpoints: d.etcd.clients, Timeout: 2 * time.Second})
-	if err != nil {
-		return "", err
-	}
-	fs, summary, err := reconciler.CheckEtcd(ctx, declared, reconciler.EtcdOptions{Endpoints: d.etcd.clients, Timeout: 2 * time.Second})
-	if err != nil {
-		return "", err
-	}
-	d.say("%s", summary)
-	codes := map[string]bool{}
-	for _, f := range fs {
-		d.say("%s", f.String())
-		codes[f.Code] = true
-	}
-	healthy := 0
-	for _, p := range obs.Probes {
-		if p.Healthy {
-			healthy++
-		}
-	}
-	voters := len(declared.Members)
-	left := healthy - quorum.Majority(voters)
-	d.say("%d of %d voters healthy, quorum %d: can lose %d more", healthy, voters, quorum.Majority(voters), left)
-	if !codes["etcd-member-unreachable"] || !codes["etcd-quorum-at-risk"] || left != 0 {
-		return "", fmt.Errorf("want etcd-member-unreachable and etcd-quorum-at-risk with 0 more to lose; got %v, %d more", codes, left)
-	}
-	// The API server keeps serving on the two members left.
-	if _, err := d.pools(ctx); err != nil {
-		return "", fmt.Errorf("the API server stopped serving with 2 of 3 members: %w", err)
-	}
-	// The node comes back: the agents' steps need all three members.
-	if err := d.etcd.restart(ctx, 2); err != nil {
-		return "", err
-	}
-	d.say("cp3's member is back and healthy")
-	return fmt.Sprintf("member cp3 missing, quorum at risk: can lose %d more; the API server kept serving", left), nil
 }

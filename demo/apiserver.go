@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -21,11 +21,11 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// demoAPIServer is a real kube-apiserver process on 127.0.0.1, storing its
+// apiServer is a real kube-apiserver process on 127.0.0.1, storing its
 // state in the demo's three-member etcd cluster: the seed's stacked control
 // plane in miniature. Like etcd, it is a separate binary (make demo builds
 // it); mooring links no API server.
-type demoAPIServer struct {
+type apiServer struct {
 	// Config reaches it as a cluster administrator (a static token in
 	// group system:masters).
 	Config *rest.Config
@@ -38,9 +38,9 @@ type demoAPIServer struct {
 	log        string
 }
 
-// startDemoAPIServer starts bin on the etcd client URLs, with its files
+// startAPIServer starts bin on the etcd client URLs, with its files
 // under dir, and waits until it is ready.
-func startDemoAPIServer(ctx context.Context, bin, dir string, etcd []string) (*demoAPIServer, error) {
+func startAPIServer(ctx context.Context, bin, dir string, etcd []string) (*apiServer, error) {
 	certs := filepath.Join(dir, "certs")
 	if err := os.MkdirAll(certs, 0o700); err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func startDemoAPIServer(ctx context.Context, bin, dir string, etcd []string) (*d
 	if err != nil {
 		return nil, err
 	}
-	s := &demoAPIServer{URL: "https://127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, "kube-apiserver.log")}
+	s := &apiServer{URL: "https://127.0.0.1:" + strconv.Itoa(port), log: filepath.Join(dir, "kube-apiserver.log")}
 	logf, err := os.Create(s.log)
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func startDemoAPIServer(ctx context.Context, bin, dir string, etcd []string) (*d
 	// It writes its self-signed certificate (and the CA that signed it)
 	// into certs before it serves; the clients trust exactly that.
 	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(waitBound)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -128,7 +128,7 @@ func startDemoAPIServer(ctx context.Context, bin, dir string, etcd []string) (*d
 		}
 		if time.Now().After(deadline) {
 			s.close()
-			return nil, fmt.Errorf("kube-apiserver not ready after 2 minutes; its log:\n%s", tail(s.log, 20))
+			return nil, fmt.Errorf("kube-apiserver not ready after %s; its log:\n%s", waitBound, tail(s.log, 20))
 		}
 	}
 	ca, err := os.ReadFile(filepath.Join(certs, "apiserver.crt"))
@@ -162,7 +162,7 @@ current-context: demo
 }
 
 // close stops the API server (SIGTERM, then SIGKILL after 10s).
-func (s *demoAPIServer) close() {
+func (s *apiServer) close() {
 	if s == nil || s.cmd == nil {
 		return
 	}

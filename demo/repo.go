@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -17,18 +17,18 @@ import (
 	examplesrepo "github.com/mooringhq/mooring/examples-repo"
 )
 
-// demoRepo is a throwaway Git repository the demo commits to, standing in for
+// gitRepo is a throwaway Git repository the demo commits to, standing in for
 // a user's desired-state repository.
-type demoRepo struct {
+type gitRepo struct {
 	dir  string
 	repo *git.Repository
 	wt   *git.Worktree
 	when time.Time
 }
 
-// newDemoRepo writes the embedded example repository into dir and commits
+// newGitRepo writes the embedded example repository into dir and commits
 // it on main.
-func newDemoRepo(dir string) (*demoRepo, error) {
+func newGitRepo(dir string) (*gitRepo, error) {
 	r, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
 		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
 	})
@@ -39,7 +39,7 @@ func newDemoRepo(dir string) (*demoRepo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo repo %s: %w", dir, err)
 	}
-	d := &demoRepo{dir: dir, repo: r, wt: wt, when: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	d := &gitRepo{dir: dir, repo: r, wt: wt, when: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	err = fs.WalkDir(examplesrepo.FS, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -57,7 +57,7 @@ func newDemoRepo(dir string) (*demoRepo, error) {
 }
 
 // write puts content at the repo-relative path p.
-func (d *demoRepo) write(p, content string) error {
+func (d *gitRepo) write(p, content string) error {
 	full := filepath.Join(d.dir, filepath.FromSlash(p))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return err
@@ -66,7 +66,7 @@ func (d *demoRepo) write(p, content string) error {
 }
 
 // commit commits every change of the working tree and returns the SHA.
-func (d *demoRepo) commit(msg string) (string, error) {
+func (d *gitRepo) commit(msg string) (string, error) {
 	if err := d.wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
 		return "", fmt.Errorf("demo repo: add: %w", err)
 	}
@@ -80,7 +80,7 @@ func (d *demoRepo) commit(msg string) (string, error) {
 }
 
 // branch creates branch name at HEAD and checks it out.
-func (d *demoRepo) branch(name string) error {
+func (d *gitRepo) branch(name string) error {
 	err := d.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name), Create: true})
 	if err != nil {
 		return fmt.Errorf("demo repo: branch %s: %w", name, err)
@@ -89,7 +89,7 @@ func (d *demoRepo) branch(name string) error {
 }
 
 // checkout checks out the existing branch name.
-func (d *demoRepo) checkout(name string) error {
+func (d *gitRepo) checkout(name string) error {
 	if err := d.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name)}); err != nil {
 		return fmt.Errorf("demo repo: checkout %s: %w", name, err)
 	}
@@ -97,7 +97,7 @@ func (d *demoRepo) checkout(name string) error {
 }
 
 // push pushes branch to url (credentials in it), replacing what is there.
-func (d *demoRepo) push(ctx context.Context, url, branch string) error {
+func (d *gitRepo) push(ctx context.Context, url, branch string) error {
 	if _, err := d.repo.Remote("forge"); errors.Is(err, git.ErrRemoteNotFound) {
 		if _, err := d.repo.CreateRemote(&config.RemoteConfig{Name: "forge", URLs: []string{url}}); err != nil {
 			return fmt.Errorf("demo repo: remote %s: %w", url, err)
