@@ -34,8 +34,10 @@ type apiServer struct {
 	Kubeconfig string
 	URL        string
 	cmd        *exec.Cmd
-	done       chan error
-	log        string
+	// exited is closed when the process has exited, with exitErr set.
+	exited  chan struct{}
+	exitErr error
+	log     string
 }
 
 // startAPIServer starts bin on the etcd client URLs, with its files
@@ -101,8 +103,8 @@ func startAPIServer(ctx context.Context, bin, dir string, etcd []string) (*apiSe
 	if err != nil {
 		return nil, fmt.Errorf("kube-apiserver: %w", err)
 	}
-	s.cmd, s.done = cmd, make(chan error, 1)
-	go func() { s.done <- cmd.Wait() }()
+	s.cmd, s.exited = cmd, make(chan struct{})
+	go func() { s.exitErr = cmd.Wait(); close(s.exited) }()
 
 	// It writes its self-signed certificate (and the CA that signed it)
 	// into certs before it serves; the clients trust exactly that.
@@ -118,9 +120,9 @@ func startAPIServer(ctx context.Context, bin, dir string, etcd []string) (*apiSe
 			}
 		}
 		select {
-		case err := <-s.done:
+		case <-s.exited:
 			s.cmd = nil
-			return nil, fmt.Errorf("kube-apiserver exited: %v; its log:\n%s", err, tail(s.log, 20))
+			return nil, fmt.Errorf("kube-apiserver exited: %v; its log:\n%s", s.exitErr, tail(s.log, 20))
 		case <-ctx.Done():
 			s.close()
 			return nil, ctx.Err()
@@ -166,12 +168,6 @@ func (s *apiServer) close() {
 	if s == nil || s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM) // it may have exited; done tells
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	stopProcess(s.cmd.Process, s.exited, 10*time.Second)
 	s.cmd = nil
 }

@@ -6,43 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mooringhq/mooring/internal/testbed"
 )
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// mooringBinary builds the mooring binary once, for the steps that run it
-// (serve, the VIP agents, drift arp).
-func mooringBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mooring-demo-test-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mooring")
-		build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, "../cmd/mooring")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
-		if out, err := build.CombinedOutput(); err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build mooring: %v", binErr)
-	}
-	return binPath
-}
 
 // TestOffline runs the offline demo (real Git repository, Kustomize
 // render, validation, previews, a real three-member etcd cluster, git
@@ -121,24 +89,12 @@ func TestCancelled(t *testing.T) {
 	defer cancel()
 	out := &cancelAt{marker: "== 5.", cancel: cancel}
 	dir := t.TempDir()
-	sum, err := Run(ctx, Options{Out: out, Dir: dir, Assets: assets, Mooring: mooringBinary(t)})
+	sum, err := Run(ctx, Options{Out: out, Dir: dir, Assets: assets, Mooring: testbed.BuildMooring(t)})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("demo interrupted at step 5: %v, want context canceled\n%s", err, out.String())
 	}
 	if n := len(sum.Steps); n != 5 || sum.Steps[4].State != StateInterrupted {
 		t.Errorf("steps %+v, want the fifth interrupted", sum.Steps)
 	}
-	ents, _ := os.ReadDir("/run/netns")
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", netnsPrefix, os.Getpid())) {
-			t.Errorf("namespace %s left behind", e.Name())
-		}
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, []byte(dir)) {
-			t.Errorf("process %s left behind: %s", filepath.Dir(p), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-		}
-	}
+	testbed.NothingLeft(t, fmt.Sprintf("%s%d-", netnsPrefix, os.Getpid()), dir)
 }

@@ -184,13 +184,7 @@ func (d *etcdCluster) stop(i int) {
 		_ = p.Wait() // the exit status of a stopped member says nothing useful
 		close(exited)
 	}()
-	_ = p.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = p.Process.Kill()
-		<-exited
-	}
+	stopProcess(p.Process, exited, 10*time.Second)
 }
 
 func (d *etcdCluster) close() {

@@ -317,13 +317,7 @@ func (l *nodeLAN) close() {
 		if a == nil || a.Process == nil {
 			continue
 		}
-		_ = a.Process.Signal(syscall.SIGTERM) // it may be gone; exited tells
-		select {
-		case <-l.exited[i]:
-		case <-time.After(5 * time.Second):
-			_ = a.Process.Kill()
-			<-l.exited[i]
-		}
+		stopProcess(a.Process, l.exited[i], 5*time.Second)
 	}
 	for _, r := range l.relays {
 		r.Close()

@@ -121,13 +121,7 @@ func (s *serveProcess) close() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM) // it may be gone; done tells
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	stopProcess(s.cmd.Process, s.done, 10*time.Second)
 }
 
 // waitStatus waits until Gitea shows context on sha, as posted by serve.

@@ -8,45 +8,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/internal/gen"
+	"github.com/mooringhq/mooring/internal/testbed"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// mooringBinary builds the mooring binary once per test run, so the CLI is
-// tested as users run it: flags, output and exit status.
-func mooringBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mooring-cli-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mooring")
-		// Built with the tags make builds it with.
-		build := exec.Command("go", "build", "-tags", "kustomize_disable_go_plugin_support", "-o", binPath, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
-		out, err := build.CombinedOutput()
-		if err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("build mooring: %v", binErr)
-	}
-	return binPath
-}
+// mooringBinary is the mooring binary as make builds it, built once per
+// test run, so the CLI is tested as users run it: flags, output and exit
+// status.
+func mooringBinary(t *testing.T) string { return testbed.BuildMooring(t) }
 
 // run runs mooring with args and returns its exit status and output.
 func run(t *testing.T, args ...string) (int, string) {

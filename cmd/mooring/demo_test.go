@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,19 +76,7 @@ func TestDemo(t *testing.T) {
 	for _, e := range left {
 		t.Errorf("left behind in the temporary folder: %s", e.Name())
 	}
-	ents, _ := os.ReadDir("/run/netns")
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), fmt.Sprintf("mooring-demo-%d-", cmd.Process.Pid)) {
-			t.Errorf("namespace %s left behind", e.Name())
-		}
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, []byte(tmp)) {
-			t.Errorf("process %s left behind: %s", filepath.Dir(p), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-		}
-	}
+	testbed.NothingLeft(t, fmt.Sprintf("mooring-demo-%d-", cmd.Process.Pid), tmp)
 }
 
 // TestDemoOfflineCLI runs `mooring demo --offline`: its exit status and
