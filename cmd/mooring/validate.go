@@ -6,9 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/finding"
-	"github.com/mooringhq/mooring/render"
-	"github.com/mooringhq/mooring/render/model"
-	"github.com/mooringhq/mooring/render/validate"
 )
 
 func init() {
@@ -55,11 +52,4 @@ revision that does not render: the JSON report still names why).`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&base, "base", "", "also check the change from this ref (quorum safety, VIP moves)")
 	rootCmd.AddCommand(cmd)
-}
-
-// buildModel builds the model of objs and validates it: the model's own
-// findings (objects it could not read) and validation's.
-func buildModel(objs []render.Object) (*model.Model, []finding.Finding) {
-	m, fs := model.Build(objs)
-	return m, append(fs, validate.Validate(m)...)
 }
