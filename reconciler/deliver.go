@@ -37,6 +37,13 @@ func Status(repo, sha, targetURL string, rep finding.Report) forge.Status {
 // target's name. What the forge does not take is recorded in
 // res.Undelivered and logged; it never fails the run (a queue retries it).
 func (r *Reconciler) deliver(ctx context.Context, t Target, res *Result, sha string, trig Trigger) {
+	r.post(ctx, t, res, sha, trig, res.Reports...)
+}
+
+// post delivers reps as deliver does. Reconcile posts each stage's report
+// as the stage completes, so mooring/apply is on the commit before the
+// drift checks run.
+func (r *Reconciler) post(ctx context.Context, t Target, res *Result, sha string, trig Trigger, reps ...finding.Report) {
 	if t.Forge == nil || sha == "" {
 		return
 	}
@@ -51,7 +58,7 @@ func (r *Reconciler) deliver(ctx context.Context, t Target, res *Result, sha str
 		}
 		res.Undelivered = append(res.Undelivered, fmt.Sprintf("%s: %v", what, err))
 	}
-	for _, rep := range res.Reports {
+	for _, rep := range reps {
 		s := Status(t.ForgeRepo, sha, t.TargetURL, rep)
 		note("status "+s.Context, t.Forge.SetStatus(ctx, s))
 		if rep.Kind == finding.KindPreview && trig.PR > 0 {

@@ -43,7 +43,8 @@ func (r *Reconciler) fail(res *Result, err error) (*Result, error) {
 // records), apply with prune only when nothing is an error (unless
 // t.Force, which is logged as a warning), check drift (objects; etcd when
 // t.Etcd; ARP when t.ARP), and deliver the statuses mooring/validate,
-// mooring/apply and mooring/drift on the commit through t.Forge.
+// mooring/apply and mooring/drift on the commit through t.Forge, each as
+// its stage completes.
 //
 // A refused revision (an error finding, or one that does not render) gets
 // failure statuses naming the findings, and the cluster stays on the live
@@ -74,20 +75,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, t Target, trig Trigger) (*Re
 	res.LiveCommit = live
 	base, notes := r.baseFor(ctx, t, live, rev)
 	c := r.check(ctx, t, rev, base, notes)
-	res.Reports = append(res.Reports, c.report)
+	// Each stage's status is posted as the stage completes: a user sees
+	// mooring/apply as soon as the cluster has the revision, not after
+	// the drift checks (which may wait on etcd or ARP).
+	stage := func(rep finding.Report) {
+		res.Reports = append(res.Reports, rep)
+		if !t.DryRun {
+			r.post(ctx, t, res, rev.Commit, trig, rep)
+		}
+	}
+	stage(c.report)
 	log := r.log.With("target", t.Name, "commit", rev.Short(), "trigger", trig.Kind)
 	log.Info("validated", "findings", c.report.Summary, "live", short(live))
 
 	applyRep, applyErr := r.applyStage(ctx, t, c, inventory, res)
-	res.Reports = append(res.Reports, applyRep)
+	stage(applyRep)
 	if res.Applied && !t.DryRun {
 		r.remember(t, &revisionModel{commit: rev.Commit, objs: c.objs, model: c.model})
 	}
 	if res.Applied && !t.SkipDrift && applyErr == nil {
-		res.Reports = append(res.Reports, r.driftStage(ctx, t, rev, c, inventory))
-	}
-	if !t.DryRun {
-		r.deliver(ctx, t, res, rev.Commit, trig)
+		stage(r.driftStage(ctx, t, rev, c, inventory))
 	}
 	switch {
 	case applyErr != nil:

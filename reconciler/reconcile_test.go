@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/mooringhq/mooring/finding"
+	"github.com/mooringhq/mooring/forge"
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/sources"
@@ -181,6 +182,31 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 
+	t.Run("mooring/apply is posted before the drift checks run", func(t *testing.T) {
+		// The forge deletes an applied object when it gets mooring/apply:
+		// the drift checks see it missing only if they run after.
+		l2 := schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "l2advertisements"}
+		onApply := &statusHook{context: "mooring/apply", do: func(ctx context.Context) error {
+			return dynamic.NewForConfigOrDie(server.Config).Resource(l2).Namespace("metallb-system").Delete(ctx, "homelab-l2", metav1.DeleteOptions{})
+		}}
+		hooked := target
+		hooked.Forge, hooked.ForgeRepo = onApply, "local/homelab"
+		res, err := r.Reconcile(ctx, hooked, trigger(reconciler.Push, good))
+		if err != nil || !res.Applied || len(res.Undelivered) > 0 {
+			t.Fatalf("reconcile: %v, applied %t, undelivered %v", err, res.Applied, res.Undelivered)
+		}
+		if want := []string{"mooring/validate", "mooring/apply", "mooring/drift"}; strings.Join(onApply.seen, " ") != strings.Join(want, " ") {
+			t.Errorf("statuses posted %v, want %v", onApply.seen, want)
+		}
+		if f, ok := codes(reportOf(t, res, finding.KindDrift).Findings)["object-deleted"]; !ok || f.Object.Name != "homelab-l2" {
+			t.Errorf("drift findings %v; want object-deleted homelab-l2, deleted when mooring/apply was posted", reportOf(t, res, finding.KindDrift).Findings)
+		}
+		// The next run applies it again.
+		if res, err := r.Reconcile(ctx, target, trigger(reconciler.Manual, good)); err != nil || reportOf(t, res, finding.KindDrift).State != finding.StateSuccess {
+			t.Fatalf("reconcile again: %v, %+v", err, res)
+		}
+	})
+
 	for _, u := range unsafe {
 		t.Run("refused: "+u.name, func(t *testing.T) {
 			sha := rp.commit(t, good, u.name, "main", func(w *testbed.GitWork) { u.edit(t, w) })
@@ -316,3 +342,21 @@ func TestReconcile(t *testing.T) {
 		}
 	})
 }
+
+// statusHook is a forge.Reporter that records the contexts of the
+// statuses it gets, in order, and runs do when it gets context.
+type statusHook struct {
+	context string
+	do      func(ctx context.Context) error
+	seen    []string
+}
+
+func (h *statusHook) SetStatus(ctx context.Context, s forge.Status) error {
+	h.seen = append(h.seen, s.Context)
+	if s.Context == h.context {
+		return h.do(ctx)
+	}
+	return nil
+}
+
+func (h *statusHook) UpsertComment(context.Context, forge.Comment) error { return nil }
