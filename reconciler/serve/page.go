@@ -89,6 +89,19 @@ func (s *Server) pageInput(t *target, runs []TargetStatus) statuspage.Input {
 	return in
 }
 
+// refreshPages rebuilds t's page each time a run ends (t.pageDue), until
+// ctx ends. Runs that end during a refresh are shown by one more refresh.
+func (s *Server) refreshPages(ctx context.Context, t *target) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.pageDue:
+			s.refreshPage(ctx, t)
+		}
+	}
+}
+
 // refreshPage rebuilds t's page after a run: the Store's history, the
 // live revision's model and, when the target reaches a cluster, its
 // LoadBalancer Services, etcd members and (with ARP settings) who answers

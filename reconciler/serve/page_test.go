@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/internal/testbed/browser"
 	"github.com/mooringhq/mooring/reconciler"
+	"github.com/mooringhq/mooring/render/model"
 )
 
 func TestCommitURL(t *testing.T) {
@@ -177,6 +179,11 @@ targets:
 		}
 	}
 	waitForLong(t, "the branch head to be applied", applied(first))
+	// The page is refreshed beside the worker, after the run is recorded.
+	waitForLong(t, "the page to show the branch head", func() bool {
+		ts := srv.pageStore.Snapshot().Targets
+		return len(ts) == 1 && ts[0].Live.SHA == first
+	})
 	if res := srv.Store().Snapshot().Targets[0].History[0]; !res.Applied {
 		t.Fatalf("first run: %+v", res)
 	}
@@ -276,4 +283,51 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// slowPages is a Pipeline whose live model, read for every page refresh,
+// is held until release is closed.
+type slowPages struct {
+	*fakePipeline
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *slowPages) LiveModel(string) (string, *model.Model) {
+	select {
+	case p.entered <- struct{}{}:
+	default:
+	}
+	<-p.release
+	return "", nil
+}
+
+// TestPageRefreshDoesNotDelayRuns: while a page refresh reads the cluster
+// (held here), the next push is reconciled; the page then shows it.
+func TestPageRefreshDoesNotDelayRuns(t *testing.T) {
+	fake := newFake()
+	slow := &slowPages{fakePipeline: fake, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	f := startFixtureWith(t, fake, fixtureConfig{pipeline: slow})
+	var once sync.Once
+	release := func() { once.Do(func() { close(slow.release) }) }
+	t.Cleanup(release) // before the fixture's cleanup stops the server
+	fake.next(t)       // the start's reconcile of the head
+	select {
+	case <-slow.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no page refresh within 30s of the first run")
+	}
+	f.work.WriteFiles(map[string]string{"n": "1"})
+	sha := f.work.Commit("push while the page refreshes")
+	if code := f.pushHook(sha); code != http.StatusAccepted {
+		t.Fatalf("webhook answered %d", code)
+	}
+	if c := fake.next(t); c.SHA != sha || c.Kind != reconciler.Push {
+		t.Fatalf("%+v, want the push of %s while the page refresh is held", c, sha)
+	}
+	release()
+	waitFor(t, "the page to show both runs", func() bool {
+		ts := f.srv.pageStore.Snapshot().Targets
+		return len(ts) == 1 && len(ts[0].History) == 2
+	})
 }

@@ -102,9 +102,11 @@ type target struct {
 	mu    sync.Mutex
 	sched *schedule
 	// wake tells the worker there is work; check tells the poller to list
-	// the head now. Both hold at most one signal.
-	wake  chan struct{}
-	check chan struct{}
+	// the head now; pageDue tells the page refresher a run ended. Each
+	// holds at most one signal, so signals coalesce.
+	wake    chan struct{}
+	check   chan struct{}
+	pageDue chan struct{}
 }
 
 func signal(c chan struct{}) {
@@ -204,6 +206,12 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, q := range s.queues {
 		qwg.Go(func() { _ = q.Run(qctx) }) // Run returns nil when its context ends
 	}
+	// Pages are refreshed beside the workers, not by them: reading the
+	// cluster for a page (up to pageObserveTimeout) never delays a run.
+	var pwg sync.WaitGroup
+	for _, t := range s.targets {
+		pwg.Go(func() { s.refreshPages(ctx, t) })
+	}
 	s.ready.Store(true)
 	go func() {
 		// Not ready while stopping: the Service sends webhooks elsewhere.
@@ -224,6 +232,7 @@ func (s *Server) Run(ctx context.Context) error {
 	herr := srv.Shutdown(shut)
 	stopQueues()
 	qwg.Wait()
+	pwg.Wait()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: http: %w", err)
 	}
@@ -391,7 +400,7 @@ func (s *Server) execute(ctx context.Context, t *target, j job) *reconciler.Resu
 	}
 	s.metrics.observe(res, elapsed.Seconds())
 	s.store.record(*res)
-	s.refreshPage(ctx, t)
+	signal(t.pageDue)
 	attrs := []any{"commit", res.Commit, "live", res.LiveCommit, "applied", res.Applied, "refused", res.Refused, "duration", elapsed}
 	if res.Err != "" {
 		log.Warn("serve: run failed", append(attrs, "err", res.Err)...)

@@ -102,12 +102,13 @@ func (s *Server) build(cfg *Config) (*built, error) {
 			}
 		}
 		t := &target{
-			cfg:    tc,
-			rt:     rt,
-			lister: newHeadLister(tc.Repo, tc.Branch, tc.Auth),
-			sched:  newSchedule(),
-			wake:   make(chan struct{}, 1),
-			check:  make(chan struct{}, 1),
+			cfg:     tc,
+			rt:      rt,
+			lister:  newHeadLister(tc.Repo, tc.Branch, tc.Auth),
+			sched:   newSchedule(),
+			wake:    make(chan struct{}, 1),
+			check:   make(chan struct{}, 1),
+			pageDue: make(chan struct{}, 1),
 		}
 		if d := tc.Drift; d != nil {
 			if t.cron, err = cronParser.Parse(d.Schedule); err != nil {
