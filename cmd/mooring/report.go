@@ -7,15 +7,11 @@ import (
 	"io"
 	"os"
 
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
 
 	"github.com/mooringhq/mooring/finding"
 	"github.com/mooringhq/mooring/forge"
-	"github.com/mooringhq/mooring/forge/gitea"
-	"github.com/mooringhq/mooring/forge/github"
-	"github.com/mooringhq/mooring/forge/gitlab"
-	"github.com/mooringhq/mooring/forge/gitnotes"
+	"github.com/mooringhq/mooring/forge/forges"
 )
 
 // reportFlags are the flags of `mooring report`.
@@ -108,33 +104,14 @@ func (f reportFlags) reporter() (forge.Reporter, forge.Token, error) {
 	} else if f.forge != "gitnotes" {
 		return nil, "", errors.New("give the forge token with --token-file or --token-env")
 	}
-	switch f.forge {
-	case "gitea", "forgejo":
-		if f.url == "" {
-			return nil, "", errors.New("--url is required for gitea")
-		}
-		c, err := gitea.New(gitea.Options{URL: f.url, Token: tok})
-		return c, tok, err
-	case "github":
-		c, err := github.New(github.Options{URL: f.url, Token: tok})
-		return c, tok, err
-	case "gitlab":
-		c, err := gitlab.New(gitlab.Options{URL: f.url, Token: tok})
-		return c, tok, err
-	case "gitnotes":
-		if f.url == "" {
-			return nil, "", errors.New("--url (the repository's remote) is required for gitnotes")
-		}
-		o := gitnotes.Options{URL: f.url, Secrets: []forge.Token{tok}}
-		if tok != "" {
-			o.Auth = &githttp.BasicAuth{Username: f.user, Password: tok.Reveal()}
-		}
-		c, err := gitnotes.New(o)
-		return c, tok, err
-	case "":
-		return nil, "", errors.New("--forge is required: gitea, github, gitlab or gitnotes")
+	r, err := forges.New(forges.Options{Kind: f.forge, URL: f.url, Token: tok, User: f.user})
+	switch {
+	case errors.Is(err, forges.ErrKind):
+		return nil, "", fmt.Errorf("--forge %q: %w", f.forge, err)
+	case errors.Is(err, forges.ErrNoURL):
+		return nil, "", fmt.Errorf("--url is required: %w", err)
 	}
-	return nil, "", fmt.Errorf("--forge %q: want gitea, github, gitlab or gitnotes", f.forge)
+	return r, tok, err
 }
 
 func runReport(cmd *cobra.Command, f reportFlags, arg string) error {

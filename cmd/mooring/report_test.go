@@ -114,7 +114,7 @@ func TestReportBadInput(t *testing.T) {
 		want string
 	}{
 		{"not JSON", reportFlags{forge: "gitea", url: "http://127.0.0.1:1", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, "{not json", "not a mooring JSON report"},
-		{"no forge", reportFlags{repo: "a/b", tokenEnv: "FORGE_TOKEN"}, good, "--forge is required"},
+		{"no forge", reportFlags{repo: "a/b", tokenEnv: "FORGE_TOKEN"}, good, `--forge "": no forge kind: want gitea`},
 		{"unknown forge", reportFlags{forge: "svn", repo: "a/b", tokenEnv: "FORGE_TOKEN"}, good, `--forge "svn"`},
 		{"no token", reportFlags{forge: "github", repo: "a/b"}, good, "--token-file or --token-env"},
 		{"empty token env", reportFlags{forge: "github", repo: "a/b", tokenEnv: "UNSET_TOKEN_VAR"}, good, "UNSET_TOKEN_VAR is empty or unset"},

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mooringhq/mooring/forge/forges"
 )
 
 // APIVersion and Kind identify a serve configuration file, like a
@@ -384,8 +386,6 @@ func validName(n string) bool {
 	return true
 }
 
-var forgeKinds = []string{"gitea", "forgejo", "github", "gitlab", "gitnotes"}
-
 // cronParser reads 5-field cron expressions and descriptors (@hourly,
 // @every 30m), as Kubernetes CronJobs do.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -494,14 +494,14 @@ func (s Settings) validate(p *field.Path, fileExists func(*field.Path, string) f
 		fp := p.Child("forge")
 		switch f.Kind {
 		case "":
-			errs = append(errs, field.Required(fp.Child("kind"), strings.Join(forgeKinds, ", ")))
+			errs = append(errs, field.Required(fp.Child("kind"), strings.Join(forges.Kinds, ", ")))
 		case "gitea", "forgejo", "gitlab":
 			if f.URL == "" {
 				errs = append(errs, field.Required(fp.Child("url"), "the forge's base URL"))
 			}
 		case "github", "gitnotes":
 		default:
-			errs = append(errs, field.NotSupported(fp.Child("kind"), f.Kind, forgeKinds))
+			errs = append(errs, field.NotSupported(fp.Child("kind"), f.Kind, forges.Kinds))
 		}
 		if f.Kind != "gitnotes" && f.TokenFile == "" {
 			errs = append(errs, field.Required(fp.Child("tokenFile"), "the forge's API token"))

@@ -8,16 +8,12 @@ import (
 	"strings"
 	"time"
 
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/robfig/cron/v3"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mooringhq/mooring/forge"
-	"github.com/mooringhq/mooring/forge/gitea"
-	"github.com/mooringhq/mooring/forge/github"
-	"github.com/mooringhq/mooring/forge/gitlab"
-	"github.com/mooringhq/mooring/forge/gitnotes"
+	"github.com/mooringhq/mooring/forge/forges"
 	"github.com/mooringhq/mooring/reconciler"
 	"github.com/mooringhq/mooring/sources"
 )
@@ -172,25 +168,8 @@ func newReporter(f ForgeConfig) (forge.Reporter, forge.Token, error) {
 			return nil, "", err
 		}
 	}
-	switch f.Kind {
-	case "gitea", "forgejo":
-		c, err := gitea.New(gitea.Options{URL: f.URL, Token: tok})
-		return c, tok, err
-	case "github":
-		c, err := github.New(github.Options{URL: f.URL, Token: tok})
-		return c, tok, err
-	case "gitlab":
-		c, err := gitlab.New(gitlab.Options{URL: f.URL, Token: tok})
-		return c, tok, err
-	case "gitnotes":
-		o := gitnotes.Options{URL: f.URL, Secrets: []forge.Token{tok}}
-		if tok != "" {
-			o.Auth = &githttp.BasicAuth{Username: "mooring", Password: tok.Reveal()}
-		}
-		c, err := gitnotes.New(o)
-		return c, tok, err
-	}
-	return nil, "", fmt.Errorf("kind %q: want gitea, github, gitlab or gitnotes", f.Kind)
+	r, err := forges.New(forges.Options{Kind: f.Kind, URL: f.URL, Token: tok})
+	return r, tok, err
 }
 
 func readSecret(file string) ([]byte, error) {
