@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -157,8 +158,15 @@ func build(fsys fs.FS, opts Options, cache *shardCache) ([]Object, buildInfo, er
 	return objs, info, err
 }
 
+// kustomizeMu keeps a whole build, which may set Kustomize's process-wide
+// OpenAPI schema (a kustomization's openapi field; kustomize#3659), from
+// running beside other builds. Shard builds, which never set it, share it.
+var kustomizeMu sync.RWMutex
+
 // buildWhole renders the tree in one Kustomize build.
 func buildWhole(src *source, mem filesys.FileSystem, c checker, kfile, root, buildPath string) ([]Object, error) {
+	kustomizeMu.Lock()
+	defer kustomizeMu.Unlock()
 	// Kustomize's origin annotations name each object's file, but cost a
 	// fifth more time in its reference fixing. When no kustomization can
 	// change a name or kind, files come from an index of the resource files

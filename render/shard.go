@@ -139,6 +139,7 @@ type kustNode struct {
 	dir, file string
 	doc       *kyaml.RNode
 	res       []resRef
+	refs      map[string]map[int]resRef        // field → entry index → res entry
 	grouped   map[string]map[int]*groupedEntry // field → entry index → entry
 	shards    map[int]bool
 	visiting  bool
@@ -671,8 +672,21 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 	for _, k := range p.order {
 		takePart(k)
 	}
+	// The resource files each shard reads some of, in tree order.
+	filesOf := make([][]*leafFile, len(plan.shards))
+	for _, lf := range p.leaves {
+		last := -1
+		for _, u := range lf.units {
+			if s := unitShard(u); s != last {
+				if !slices.Contains(filesOf[s], lf) {
+					filesOf[s] = append(filesOf[s], lf)
+				}
+				last = s
+			}
+		}
+	}
 	for s, spec := range plan.shards {
-		for _, lf := range p.files {
+		for _, lf := range filesOf[s] {
 			var picked []int
 			all := true
 			for _, u := range lf.units {
@@ -809,13 +823,17 @@ func (k *kustNode) rewrite(s int, unitShard func(*unit) int, origin bool) ([]byt
 		}
 		return ""
 	}
-	for _, field := range []string{"resources", "bases"} {
-		refs := map[int]resRef{}
+	if k.refs == nil {
+		k.refs = map[string]map[int]resRef{}
 		for _, r := range k.res {
-			if r.field == field {
-				refs[r.index] = r
+			if k.refs[r.field] == nil {
+				k.refs[r.field] = map[int]resRef{}
 			}
+			k.refs[r.field][r.index] = r
 		}
+	}
+	for _, field := range []string{"resources", "bases"} {
+		refs := k.refs[field]
 		if why := keep(field, func(i int) bool {
 			r, ok := refs[i]
 			if !ok {

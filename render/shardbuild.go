@@ -133,7 +133,9 @@ func shardWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // build runs Kustomize on the tree as this shard sees it.
 func (s *shardSpec) build(mem filesys.FileSystem, root, buildPath string) ([]Object, error) {
+	kustomizeMu.RLock()
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(overlayFS{FileSystem: mem, files: s.files}, root)
+	kustomizeMu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
