@@ -311,6 +311,9 @@ func TestCronReportsDriftOfTheLiveCommit(t *testing.T) {
 		metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the next drift report to be scheduled", func() bool {
+		return !f.srv.Store().Snapshot().Targets[0].NextDrift.IsZero()
+	})
 	f.clock.Step(2 * time.Second)
 	got := r.waitStatuses(t, first, "failure", "mooring/drift")
 	if d := got["mooring/drift"].Description; !strings.Contains(d, "drift") {

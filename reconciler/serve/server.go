@@ -473,8 +473,10 @@ func (s *Server) schedule(stop, abort context.Context, t *target) {
 	for {
 		now := s.clock.Now()
 		next := t.cron.Next(now.In(t.loc))
-		s.store.update(t.cfg.Name, func(ts *TargetStatus) { ts.NextDrift = next })
+		// The timer exists before NextDrift says when it fires, so whoever
+		// reads NextDrift (a test stepping a fake clock) cannot miss it.
 		timer := s.clock.NewTimer(next.Sub(now))
+		s.store.update(t.cfg.Name, func(ts *TargetStatus) { ts.NextDrift = next })
 		select {
 		case <-stop.Done():
 			timer.Stop()

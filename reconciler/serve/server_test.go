@@ -450,8 +450,12 @@ func TestCronReportsDrift(t *testing.T) {
 	f := startFixture(t, "  drift: {schedule: '@every 10m', timeZone: Europe/Berlin}\n", fake, nil)
 	fake.next(t)
 	f.waitIdle()
-	next := f.srv.Store().Snapshot().Targets[0].NextDrift
-	if want := f.clock.Now().Add(10 * time.Minute); !next.Equal(want) {
+	// NextDrift is published once the schedule's timer exists.
+	want := f.clock.Now().Add(10 * time.Minute)
+	waitFor(t, "the next drift report to be scheduled", func() bool {
+		return !f.srv.Store().Snapshot().Targets[0].NextDrift.IsZero()
+	})
+	if next := f.srv.Store().Snapshot().Targets[0].NextDrift; !next.Equal(want) {
 		t.Errorf("next drift at %v, want %v", next, want)
 	}
 	f.clock.Step(10 * time.Minute)
