@@ -110,7 +110,9 @@ func TestApplyMovesARouteBetweenIngresses(t *testing.T) {
 	if _, err := d.Resource(hookGVR).Create(ctx, hook, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Resource(hookGVR).Delete(context.Background(), "test-ingress-routes", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = d.Resource(hookGVR).Delete(context.Background(), "test-ingress-routes", metav1.DeleteOptions{})
+	})
 
 	decode := func(docs ...string) []render.Object {
 		t.Helper()
