@@ -116,6 +116,11 @@ func TestApplyRefusesUnsafe(t *testing.T) {
 		}
 	}
 
+	// validate --live checks the change from the live revision as apply does.
+	if code, out := run(t, "validate", "--live", "--kubeconfig", srv.Kubeconfig, "--repo", w.Dir, "--path", "overlays/local", "--ref", retire); code != 1 || !strings.Contains(out, "error quorum-unsafe") {
+		t.Errorf("validate --live of the retiring commit: exit %d, want 1 with quorum-unsafe\n%s", code, out)
+	}
+
 	code, out := apply(overlap, "--force")
 	if code != 0 || !strings.Contains(out, "WARNING: --force") || !strings.Contains(out, "IPAddressPool/metallb-system/lab-pool created") {
 		t.Errorf("apply --force: exit %d, want 0 with a warning and the lab pool created\n%s", code, out)
