@@ -112,11 +112,11 @@ func TestAPIServerRestartedMidApply(t *testing.T) {
 	// The next poll retries the commit (its backoff is due by then).
 	f.waitIdle()
 	f.clock.Step(time.Minute)
-	r.waitStatuses(t, sha, "success", "mooring/apply")
 	waitForWithin(t, 3*time.Minute, "the retried run to be recorded", func() bool {
 		h := f.srv.Store().Snapshot().Targets[0].History
 		return len(h) > 1 && h[0].Commit == sha && h[0].Applied
 	})
+	r.waitStatuses(t, sha, "success", "mooring/apply")
 	ts := f.srv.Store().Snapshot().Targets[0]
 	if got := ts.History[0]; got.Err != "" || got.Trigger.Kind != reconciler.Poll {
 		t.Errorf("the retried run: trigger %s, error %q; want a poll without error", got.Trigger.Kind, got.Err)
