@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mooringhq/mooring/internal/gen"
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/reconciler"
+	"github.com/mooringhq/mooring/render"
 )
 
 // BenchmarkServe measures mooring serve beside the script a user would
@@ -67,6 +70,12 @@ func BenchmarkServe(b *testing.B) {
 		}
 		f.stop()
 		return ds
+	}
+	// PR preview on examples-repo, with the same serve: from the pull
+	// request's creation returning to serve's comment readable in Gitea.
+	var prExamples []time.Duration
+	for i := range 5 {
+		prExamples = append(prExamples, r.prToComment(b, fmt.Sprint("preview-", i), "overlays/local/pool.yaml", benchPool(200+i)))
 	}
 	webhook := measure(f)
 	// How much of push → applied is the run itself (fetch to statuses).
@@ -126,6 +135,8 @@ func BenchmarkServe(b *testing.B) {
 		anchorPush = append(anchorPush, w)
 	}
 
+	big := benchGenerated(b, g, kubectl)
+
 	p := func(ds []time.Duration, q float64) time.Duration {
 		s := slices.Clone(ds)
 		slices.Sort(s)
@@ -153,11 +164,137 @@ func BenchmarkServe(b *testing.B) {
 	fmt.Fprintf(&out, "%-44s %-14.0f %-14.0f (git fetch only; kubectl adds its own API requests)\n", "unchanged commit: git requests", pollReqs, fetchReqs)
 	fmt.Fprintf(&out, "%-44s %.2f%% of a core, RSS %d MB (the test process: an upper bound)\n", "idle serve, one minute", 100*idleCPU, idleRSS>>20)
 	fmt.Fprintf(&out, "(anchor push → applied is the script's wall time after the push, %d rounds)\n", len(anchorPush))
+	fmt.Fprintf(&out, "%-44s %-14s %-14s %s\n", "PR event → comment posted, p50 (goal < 5 s)", ms(p(prExamples, 0.5)), "", "")
+	fmt.Fprintf(&out, "%-44s %-14s\n", "PR event → comment posted, p95", ms(p(prExamples, 0.95)))
+	fmt.Fprintf(&out, "\nthe generated repository, %d objects (%s), one pool changed per push\n", big.objects, "overlays/prod")
+	fmt.Fprintf(&out, "%-44s %-14s %-14s %-10s %s\n", "what", "mooring", "anchor", "ratio", "goal")
+	fmt.Fprintf(&out, "%-44s %-14s\n", "cold render (render.Build, in process)", ms(big.coldRender))
+	fmt.Fprintf(&out, "%-44s %-14s %-14s %-10s ≤ %s (cold render + 1 s) and ≤ 0.5×\n", "push → applied, webhook, p50",
+		ms(p(big.push, 0.5)), ms(p(big.anchor, 0.5)), ratio(p(big.push, 0.5), p(big.anchor, 0.5)), ms(big.coldRender+time.Second))
+	fmt.Fprintf(&out, "%-44s %-14s %-14s %s\n", "push → applied, webhook, p95", ms(p(big.push, 0.95)), ms(p(big.anchor, 0.95)), ratio(p(big.push, 0.95), p(big.anchor, 0.95)))
+	fmt.Fprintf(&out, "%-44s %-14s %-14s %-10s ≤ %s\n", "PR event → comment posted, p50", ms(p(big.pr, 0.5)), "", "", ms(big.coldRender+time.Second))
+	fmt.Fprintf(&out, "%-44s %.2f%% of a core, RSS %d MB (the test process: an upper bound; goal < 1%%, ≤ 150 MB)\n",
+		fmt.Sprintf("idle serve, %s", big.idleFor), 100*big.idleCPU, big.idleRSS>>20)
+	fmt.Fprintf(&out, "(%d pushes, %d pull requests, anchor %d rounds)\n", len(big.push), len(big.pr), len(big.anchor))
 	fmt.Print(out.String())
 	b.ReportMetric(p(webhook, 0.5).Seconds(), "webhook-p50-s")
 	b.ReportMetric(p(polled, 0.5).Seconds(), "poll-p50-s")
 	b.ReportMetric(float64(pollCPU)/float64(time.Millisecond), "unchanged-cpu-ms")
 	b.ReportMetric(pollReqs, "unchanged-git-requests")
+}
+
+// generatedFigures are BenchmarkServe's figures on the generated
+// 1,204-object repository.
+type generatedFigures struct {
+	objects          int
+	coldRender       time.Duration
+	push, pr, anchor []time.Duration
+	idleFor          time.Duration
+	idleCPU          float64
+	idleRSS          int64
+}
+
+// benchGenerated measures serve on internal/gen's repository on Gitea:
+// push → applied changing one pool, PR event → comment, and an idle
+// serve holding that target, then the CI script after the same pushes.
+func benchGenerated(b *testing.B, g *testbed.Gitea, kubectl string) generatedFigures {
+	const rounds, idle = 5, 30 * time.Second
+	var fig generatedFigures
+	r := &giteaRepo{g: g, name: g.CreateRepo(b, "bench-serve-gen"), work: testbed.NewGitWork(b, b.TempDir())}
+	r.tokenFile = filepath.Join(b.TempDir(), "token")
+	if err := os.WriteFile(r.tokenFile, []byte(g.Token), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	opts := gen.DefaultOptions()
+	fig.objects = opts.Objects()
+	if err := gen.Write(r.work.Dir, opts); err != nil {
+		b.Fatal(err)
+	}
+	first := r.work.Commit("generated network")
+	r.work.Push(g.CloneURL(r.name), "main")
+	r.waitBranch(b, "main")
+
+	start := time.Now()
+	if _, err := render.Build(os.DirFS(r.work.Dir), render.Options{Path: gen.Overlay}); err != nil {
+		b.Fatal(err)
+	}
+	fig.coldRender = time.Since(start)
+
+	f := realServe(b, fixtureConfig{repo: r.url(), target: r.target() + "  path: " + gen.Overlay + "\n", realClock: true})
+	r.hook(b, f)
+	// The first apply of 1,204 objects may outlast waitFor's deadline on a
+	// busy machine.
+	for deadline := time.Now().Add(5 * time.Minute); r.statuses(b, first)["mooring/apply"].Status != "success"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the first apply of the generated repository: %+v", r.statuses(b, first))
+		}
+	}
+	for i := range rounds {
+		sha := r.push(b, "main", fmt.Sprint("bench round ", i), map[string]string{gen.Overlay + "/pool-000.yaml": genPool(i)})
+		pushed := time.Now()
+		r.waitStatuses(b, sha, "success", "mooring/apply")
+		fig.push = append(fig.push, time.Since(pushed))
+	}
+	for i := range rounds / 2 {
+		fig.pr = append(fig.pr, r.prToComment(b, fmt.Sprint("preview-", i), gen.Overlay+"/pool-000.yaml", genPool(100+i)))
+	}
+	f.waitIdle()
+	cpu0, idleStart := selfCPU(), time.Now()
+	time.Sleep(idle)
+	fig.idleFor = time.Since(idleStart).Round(time.Second)
+	fig.idleCPU = float64(selfCPU()-cpu0) / float64(time.Since(idleStart))
+	fig.idleRSS = rss()
+	f.stop()
+
+	clone := b.TempDir()
+	runIn(b, "", "git", "clone", "-q", g.CloneURL(r.name), clone)
+	script := fmt.Sprintf("git fetch -q origin && git reset -q --hard origin/main && %[1]s kustomize %[3]s | %[1]s --kubeconfig %[2]s apply --server-side --force-conflicts -f - >/dev/null", kubectl, apiServer.Kubeconfig, gen.Overlay)
+	runIn(b, clone, "sh", "-c", script) // takes the fields over from serve, not measured
+	for i := range rounds / 2 {
+		r.push(b, "main", fmt.Sprint("anchor round ", i), map[string]string{gen.Overlay + "/pool-000.yaml": genPool(200 + i)})
+		_, w := runIn(b, clone, "sh", "-c", script)
+		fig.anchor = append(fig.anchor, w)
+	}
+	return fig
+}
+
+// prToComment opens a pull request from a new branch off main changing
+// one file and returns the time from its creation returning to serve's
+// preview comment readable in Gitea.
+func (r *giteaRepo) prToComment(b *testing.B, branch, file, content string) time.Duration {
+	b.Helper()
+	r.work.Git("checkout", "-q", "-b", branch, "main")
+	defer r.work.Git("checkout", "-q", "main")
+	r.push(b, branch, "preview "+branch, map[string]string{file: content})
+	r.waitBranch(b, branch)
+	var pr struct {
+		Number int `json:"number"`
+	}
+	r.g.API(b, http.MethodPost, "/repos/"+r.name+"/pulls", map[string]any{"head": branch, "base": "main", "title": branch}, &pr)
+	opened := time.Now()
+	waitFor(b, "the preview comment on "+branch, func() bool {
+		var comments []struct {
+			Body string `json:"body"`
+		}
+		r.g.API(b, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", r.name, pr.Number), nil, &comments)
+		return len(comments) > 0
+	})
+	return time.Since(opened)
+}
+
+// genPool is the generated overlay's patch of pool-000 with a round
+// number annotated: a change that applies one object.
+func genPool(round int) string {
+	return fmt.Sprintf(`apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: pool-000
+  namespace: metallb-system
+  annotations:
+    bench.mooring.dev/round: "%d"
+spec:
+  autoAssign: false
+`, round)
 }
 
 // benchPool is overlays/local/pool.yaml with a round number annotated:
