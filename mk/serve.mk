@@ -1,4 +1,5 @@
-# serve: push → applied (webhook and poll) and the cost of an unchanged
+# serve: push → applied (webhook and poll), PR → preview comment, idle cost
+# (examples-repo and the generated 1,204 objects), and the cost of an unchanged
 # commit, mooring serve beside `git fetch && kubectl kustomize | kubectl
 # apply --server-side`, on a real API server, Gitea and git smart HTTP.
 .PHONY: bench-serve
