@@ -36,7 +36,7 @@ import (
 //     comment readable from Gitea (goal < 5 s on examples-repo).
 //   - on internal/gen's 1,204-object repository: push → applied changing
 //     one pool and PR event → comment, beside one cold render (goal: that
-//     + 1 s) and the script (goal ≤ 0.5×), and 30 s of an idle serve
+//     plus 1 s) and the script (goal ≤ 0.5×), and 30 s of an idle serve
 //     holding that target (goals < 1% of a core, ≤ 150 MB).
 func BenchmarkServe(b *testing.B) {
 	const rounds = 20
