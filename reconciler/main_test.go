@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +19,9 @@ import (
 // own CRDs and mooring's ControlPlane CRD installed, started in TestMain.
 var server *testbed.APIServer
 
-// giteaDir and gitea are the package's real Gitea, started by the first
-// test that needs it and stopped by TestMain.
-var (
-	giteaOnce sync.Once
-	gitea     *testbed.Gitea
-	giteaErr  error
-	giteaDir  string
-)
+// gitea is the package's real Gitea, started by the first test that needs
+// it and stopped by TestMain.
+var gitea = &testbed.LazyGitea{Prefix: "mooring-reconciler-gitea-"}
 
 func TestMain(m *testing.M) {
 	crds, err := testbed.CRDDir()
@@ -47,30 +41,13 @@ func TestMain(m *testing.M) {
 	if err := server.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	if gitea != nil {
-		gitea.Close()
-	}
-	if giteaDir != "" {
-		os.RemoveAll(giteaDir)
-	}
+	gitea.Close()
 	os.RemoveAll(crds)
 	os.Exit(code)
 }
 
 // startGitea returns the package's Gitea, starting it on first use.
-func startGitea(t *testing.T) *testbed.Gitea {
-	t.Helper()
-	giteaOnce.Do(func() {
-		giteaDir, giteaErr = os.MkdirTemp("", "mooring-reconciler-gitea-")
-		if giteaErr == nil {
-			gitea, giteaErr = testbed.StartGitea(giteaDir)
-		}
-	})
-	if giteaErr != nil {
-		t.Fatalf("gitea: %v", giteaErr)
-	}
-	return gitea
-}
+func startGitea(t *testing.T) *testbed.Gitea { return gitea.Get(t) }
 
 // repo is a repository served over real git smart HTTP, with a work tree
 // to commit to it.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,28 +25,11 @@ import (
 // real API server, a real Gitea (statuses, comments, webhooks) and real
 // git smart HTTP.
 
-var (
-	giteaOnce sync.Once
-	giteaSrv  *testbed.Gitea
-	giteaErr  error
-	giteaDir  string
-)
+// giteaSrv is the package's real Gitea (TestMain stops it).
+var giteaSrv = &testbed.LazyGitea{Prefix: "mooring-serve-gitea-"}
 
-// startGitea returns the package's Gitea, starting it on first use
-// (TestMain stops it).
-func startGitea(t testing.TB) *testbed.Gitea {
-	t.Helper()
-	giteaOnce.Do(func() {
-		giteaDir, giteaErr = os.MkdirTemp("", "mooring-serve-gitea-")
-		if giteaErr == nil {
-			giteaSrv, giteaErr = testbed.StartGitea(giteaDir)
-		}
-	})
-	if giteaErr != nil {
-		t.Fatalf("gitea: %v", giteaErr)
-	}
-	return giteaSrv
-}
+// startGitea returns the package's Gitea, starting it on first use.
+func startGitea(t testing.TB) *testbed.Gitea { return giteaSrv.Get(t) }
 
 var poolGVR = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
 

@@ -40,11 +40,6 @@ func TestMain(m *testing.M) {
 	if err := apiServer.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	if giteaSrv != nil {
-		giteaSrv.Close()
-	}
-	if giteaDir != "" {
-		os.RemoveAll(giteaDir)
-	}
+	giteaSrv.Close()
 	os.Exit(code)
 }
