@@ -42,8 +42,10 @@ func (r *Reconciler) head(ctx context.Context, t Target, trig Trigger) (*sources
 }
 
 // render renders rev at t.Path through the render cache (or reads t's
-// manifests file).
+// manifests file). Rendering is all the reconciler reads of a revision's
+// tree, so the pack files reading it opened are released here.
 func (r *Reconciler) render(t Target, rev *sources.Revision) ([]render.Object, error) {
+	defer rev.Close()
 	if t.Manifests != "" {
 		objs, err := manifest.ReadFile(t.Manifests)
 		if err != nil {

@@ -85,6 +85,7 @@ func (r *Reconciler) previewHead(ctx context.Context, t Target, trig Trigger) (*
 		if err != nil || rev.Commit == trig.SHA {
 			return rev, err
 		}
+		_ = rev.Close()
 	}
 	// The ref moved on (or none was given): the commit itself, which the
 	// fetch above brought into the cache.

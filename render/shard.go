@@ -128,6 +128,11 @@ type planner struct {
 	units    []*unit
 	entries  []*groupedEntry
 	replicas bool
+	// shared are the patch files some kustomization applies in every shard
+	// (targeted patches); the others, which only grouped entries read,
+	// are part of their entries' shards and not of every shard's key, so
+	// a commit that edits one object's patch rebuilds one shard.
+	shared map[string]bool
 	// namespaced is true when some kustomization sets a namespace, which
 	// also renames Namespace objects (metadata/name is among Kustomize's
 	// namespace fields for kind Namespace).
@@ -177,6 +182,10 @@ type groupedEntry struct {
 	keys  []string
 	item  int
 	shard int
+	// file is the patch file the entry reads ("" for an inline patch), and
+	// data its content: only the entry's shard reads it.
+	file string
+	data []byte
 }
 
 func kindNameKey(kind, name string) string { return "k\x00" + kind + "\x00" + name }
@@ -187,11 +196,12 @@ func kindNameKey(kind, name string) string { return "k\x00" + kind + "\x00" + na
 // for input mooring refuses whichever way it builds, such as an alias bomb.
 func planShards(fsys filesys.FileSystem, root string) (*shardPlan, noShards, error) {
 	p := &planner{
-		root:  root,
-		fs:    fsys,
-		rf:    provider.NewDefaultDepProvider().GetResourceFactory(),
-		kusts: map[string]*kustNode{},
-		files: map[string]*leafFile{},
+		root:   root,
+		fs:     fsys,
+		rf:     provider.NewDefaultDepProvider().GetResourceFactory(),
+		kusts:  map[string]*kustNode{},
+		files:  map[string]*leafFile{},
+		shared: map[string]bool{},
 	}
 	if _, why, err := p.kust(root); why != "" || err != nil {
 		return nil, why, err
@@ -285,7 +295,10 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 		if len(keys) == 0 {
 			return nil, noShards(fmt.Sprintf("%s: patchesStrategicMerge %d is empty", rel(kfile), i)), nil
 		}
-		p.group(node, "patchesStrategicMerge", i, keys)
+		e := p.group(node, "patchesStrategicMerge", i, keys)
+		if name != rel(kfile) {
+			e.file, e.data = path.Join(dir, string(pt)), content
+		}
 	}
 	//lint:ignore SA1019 deprecated fields are still read by kustomize, so split too.
 	for i, pt := range k.PatchesJson6902 {
@@ -295,6 +308,9 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 		content, why := p.patchContent(dir, pt)
 		if why != "" {
 			return nil, why, nil
+		}
+		if pt.Path != "" {
+			p.shared[path.Join(dir, pt.Path)] = true
 		}
 		if err := checkAliases(patchFile(dir, rel(kfile), pt), content); err != nil {
 			return nil, "", err
@@ -423,6 +439,10 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 	}
 	sm, errSM := p.rf.SliceFromBytes(content)
 	ops, errJSON := jsonOps(content)
+	grouped := errSM == nil && pt.Target == nil && len(sm) > 0
+	if pt.Path != "" && !grouped {
+		p.shared[path.Join(k.dir, pt.Path)] = true
+	}
 	switch {
 	case errSM == nil && errJSON == nil && len(sm) > 0 && len(ops) > 0, errSM != nil && errJSON != nil:
 		return noShards(fmt.Sprintf("%s: patch %d is neither a strategic merge nor a JSON patch", file, i)), nil
@@ -443,7 +463,10 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 		id := r.OrgId()
 		keys = append(keys, kindNameKey(id.Kind, id.Name))
 	}
-	p.group(k, "patches", i, keys)
+	e := p.group(k, "patches", i, keys)
+	if pt.Path != "" {
+		e.file, e.data = path.Join(k.dir, pt.Path), content
+	}
 	return "", nil
 }
 
@@ -486,13 +509,14 @@ func (p *planner) smKeys(file string, content []byte) ([]string, noShards, error
 	return keys, "", nil
 }
 
-func (p *planner) group(k *kustNode, field string, i int, keys []string) {
+func (p *planner) group(k *kustNode, field string, i int, keys []string) *groupedEntry {
 	e := &groupedEntry{keys: keys}
 	if k.grouped[field] == nil {
 		k.grouped[field] = map[int]*groupedEntry{}
 	}
 	k.grouped[field][i] = e
 	p.entries = append(p.entries, e)
+	return e
 }
 
 // checkAliases refuses a YAML file whose aliases expand past maxAliasNodes.
@@ -634,6 +658,9 @@ func (p *planner) split() (*shardPlan, noShards, error) {
 	unitShard := func(u *unit) int { return shardOf[find(u.item)] }
 	for _, e := range p.entries {
 		e.shard = shardOf[find(e.item)]
+		if e.file != "" {
+			plan.shards[e.shard].files[e.file] = e.data
+		}
 	}
 	// Which shards each kustomization takes part in: those of its units and
 	// entries and of the kustomizations below it. One that has none, or
@@ -753,12 +780,17 @@ func startsShard(cur *shardSpec, u *unit) bool {
 }
 
 // commonHash hashes what every shard may read as loaded: every file of the
-// tree but the resource files and kustomizations, which each shard
-// presents as its own (see shardSpec.files).
+// tree but the resource files, kustomizations and patch files of grouped
+// entries, which each shard presents as its own (see shardSpec.files).
 func (p *planner) commonHash() []byte {
 	kusts := map[string]bool{}
 	for _, k := range p.order {
 		kusts[k.file] = true
+	}
+	for _, e := range p.entries {
+		if e.file != "" && !p.shared[e.file] {
+			kusts[e.file] = true
+		}
 	}
 	h := sha256.New()
 	_ = p.fs.Walk("/", func(name string, info os.FileInfo, err error) error {

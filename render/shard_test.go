@@ -401,8 +401,9 @@ func TestBuildBigFile(t *testing.T) {
 }
 
 // TestRendererReusesShards renders a commit, then one that changes an
-// Ingress, then one that adds one: the second rebuilds only the changed
-// shard, the third only the shards near the new file, and both equal a
+// Ingress, then one that adds one, then one that edits the overlay's
+// patch of one pool: the second and fourth rebuild only the changed
+// shard, the third only the shards near the new file, and all equal a
 // fresh build.
 func TestRendererReusesShards(t *testing.T) {
 	dir := t.TempDir()
@@ -457,5 +458,18 @@ func TestRendererReusesShards(t *testing.T) {
 	}
 	if third := step("three"); third.cached < third.shards-2 {
 		t.Errorf("one Ingress added: %d of %d shards cached, want all but one or two", third.cached, third.shards)
+	}
+	// A patch file that patches one object is read by that object's shard
+	// only: editing it must not change every shard's key.
+	patch := filepath.Join(dir, gen.Overlay, "pool-000.yaml")
+	data, err = os.ReadFile(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(patch, []byte(strings.Replace(string(data), "spec:", "  annotations: {round: \"4\"}\nspec:", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fourth := step("four"); fourth.cached != fourth.shards-1 {
+		t.Errorf("one pool's patch edited: %d of %d shards cached, want all but one", fourth.cached, fourth.shards)
 	}
 }

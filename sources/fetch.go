@@ -11,13 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mooringhq/mooring/internal/flock"
@@ -95,10 +98,16 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 		log.Debug("waited for cache lock", "wait", waited)
 	}
 
-	r, err := openCache(dir, loc.url)
+	r, st, err := openCache(dir, loc.url)
 	if err != nil {
 		return nil, newError(ErrUnreachable, repo, ref, "open cache "+dir, err)
 	}
+	kept := false
+	defer func() {
+		if !kept {
+			_ = st.Close()
+		}
+	}()
 	remote, err := r.Remote(git.DefaultRemoteName)
 	if err != nil {
 		return nil, newError(ErrUnreachable, repo, ref, "open cache "+dir, err)
@@ -164,6 +173,10 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
+	// Nothing stays open for a revision whose tree is never read: reading
+	// it opens the pack files again, until Revision.Close.
+	_ = st.Close()
+	rev.FS.(*treeFS).closer, kept = st, true
 	log.Debug("resolved", "commit", rev.Commit, "fetched", fetched, "duration", time.Since(start))
 	return rev, nil
 }
@@ -259,26 +272,41 @@ func setHead(r *git.Repository, remote map[plumbing.ReferenceName]*plumbing.Refe
 // openCache opens the bare repository at dir, creating it with remote
 // "origin" at url when missing. The cache is disposable: one that cannot be
 // opened (a process killed while creating it) is made again.
-func openCache(dir, url string) (*git.Repository, error) {
-	r, err := git.PlainOpen(dir)
+//
+// The storage keeps the pack files it opens open until it is closed:
+// without that, go-git opens and closes a pack file for every object it
+// reads, which made reading a revision of a thousand files cost more than
+// rendering it. The caller closes the storage.
+func openCache(dir, url string) (*git.Repository, *filesystem.Storage, error) {
+	st := cacheStorage(dir)
+	r, err := git.Open(st, nil)
 	if err != nil && !errors.Is(err, git.ErrRepositoryNotExists) {
 		slog.Debug("recreating unreadable cache", "dir", dir, "err", err)
+		_ = st.Close()
 		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		st = cacheStorage(dir)
 	}
 	if err != nil {
-		if r, err = git.PlainInit(dir, true); err != nil {
-			return nil, err
+		if r, err = git.Init(st, nil); err != nil {
+			_ = st.Close()
+			return nil, nil, err
 		}
 	}
 	if _, err := r.Remote(git.DefaultRemoteName); errors.Is(err, git.ErrRemoteNotFound) {
 		_, err = r.CreateRemote(&config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{url}})
 		if err != nil {
-			return nil, err
+			_ = st.Close()
+			return nil, nil, err
 		}
 	}
-	return r, nil
+	return r, st, nil
+}
+
+// cacheStorage is the storage of the bare repository at dir.
+func cacheStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
 }
 
 // revision builds the Revision of commit c, verifying its signature when v

@@ -627,3 +627,59 @@ func TestWorktreeHidesIgnored(t *testing.T) {
 	f.work.WriteFiles(map[string]string{"base/pool.yaml": "kind: IPAddressPool\nmetadata:\n  name: edited\n"})
 	check("dirty", true)
 }
+
+// openPacks counts this process's open files below dir.
+func openPacks(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFetchReleasesPackFiles: reading a fetched tree keeps the cache's
+// pack files open (go-git otherwise opens a pack file per object, which
+// made reading a thousand files slower than rendering them); a revision
+// holds none until its tree is read, and none after Close.
+func TestFetchReleasesPackFiles(t *testing.T) {
+	f := newFixture(t, "", "")
+	opts := f.opts(t)
+	rev, err := sources.Fetch(ctx(t), f.url, "main", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := openPacks(t, opts.CacheDir); n != 0 {
+		t.Errorf("after Fetch, before reading the tree: %d files of the cache open, want 0", n)
+	}
+	for _, name := range []string{"base/pool.yaml", "base/kustomization.yaml", "README.md"} {
+		if _, err := fs.ReadFile(rev.FS, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := openPacks(t, opts.CacheDir); n != 1 {
+		t.Errorf("while reading the tree: %d files of the cache open, want its one pack file", n)
+	}
+	if err := rev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openPacks(t, opts.CacheDir); n != 0 {
+		t.Errorf("after Close: %d files of the cache open, want 0", n)
+	}
+	// Reading after Close works, and Close releases the files again.
+	if b, err := fs.ReadFile(rev.FS, "base/pool.yaml"); err != nil || !strings.Contains(string(b), "lan2") {
+		t.Fatalf("read after Close: %q, %v", b, err)
+	}
+	if err := rev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openPacks(t, opts.CacheDir); n != 0 {
+		t.Errorf("after the second Close: %d files of the cache open, want 0", n)
+	}
+}

@@ -53,6 +53,21 @@ type Revision struct {
 	FS fs.FS
 }
 
+// Close releases what reading FS keeps open: the pack files of the cache a
+// fetched revision was read from. A Revision that is not closed holds
+// them until it is garbage collected. Reading FS after Close still works,
+// and holds them again until the next Close. Close may be called any
+// number of times, on any Revision.
+func (r *Revision) Close() error {
+	if r == nil {
+		return nil
+	}
+	if t, ok := r.FS.(*treeFS); ok {
+		return t.close()
+	}
+	return nil
+}
+
 // Short returns the first 12 characters of the commit SHA.
 func (r *Revision) Short() string {
 	if len(r.Commit) > 12 {

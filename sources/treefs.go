@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -31,11 +32,21 @@ var ErrSymlinkEscapes = errors.New("symlink leads outside the repository")
 const maxSymlinkHops = 40
 
 // treeFS is a read-only fs.FS over one commit's tree. Trees and blobs are
-// read from the object store only when asked for.
+// read from the object store only when asked for; trees, once decoded, are
+// kept: a render looks up every file of a folder, and decoding a folder of
+// a thousand entries once per file made reading a revision quadratic.
 type treeFS struct {
 	s     storer.EncodedObjectStorer
 	root  *object.Tree
 	mtime time.Time
+
+	// mu serializes reads of s, whose pack file table is not safe for
+	// concurrent use, and guards trees and closer.
+	mu    sync.Mutex
+	trees map[plumbing.Hash]*object.Tree
+	// closer releases the pack files s keeps open (nil: nothing to
+	// release); see Revision.Close. Closing twice is harmless.
+	closer io.Closer
 }
 
 var (
@@ -47,7 +58,43 @@ var (
 )
 
 func newTreeFS(s storer.EncodedObjectStorer, root *object.Tree, mtime time.Time) *treeFS {
-	return &treeFS{s: s, root: root, mtime: mtime}
+	_, _ = root.FindEntry("x") // see tree
+	return &treeFS{s: s, root: root, mtime: mtime, trees: map[plumbing.Hash]*object.Tree{root.Hash: root}}
+}
+
+// tree returns the decoded tree h, from the object store the first time.
+func (f *treeFS) tree(h plumbing.Hash) (*object.Tree, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(f.s, h)
+	if err != nil {
+		return nil, err
+	}
+	// FindEntry makes its path cache on first use: make it here, under
+	// the lock, so lookups that share t only read.
+	_, _ = t.FindEntry("x")
+	f.trees[h] = t
+	return t, nil
+}
+
+// object reads object h of type typ from the store.
+func (f *treeFS) object(typ plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.s.EncodedObject(typ, h)
+}
+
+// close releases the pack files the store keeps open.
+func (f *treeFS) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closer == nil {
+		return nil
+	}
+	return f.closer.Close()
 }
 
 // node is one resolved tree entry.
@@ -74,7 +121,7 @@ func (f *treeFS) lookup(op, name string, follow bool) (node, error) {
 		comp := rest[0]
 		rest = rest[1:]
 		if tree == nil {
-			t, err := object.GetTree(f.s, cur.hash)
+			t, err := f.tree(cur.hash)
 			if err != nil {
 				return node{}, &fs.PathError{Op: op, Path: name, Err: err}
 			}
@@ -127,7 +174,7 @@ func splitPath(name string) []string {
 }
 
 func (f *treeFS) readBlob(h plumbing.Hash) ([]byte, error) {
-	obj, err := f.s.EncodedObject(plumbing.BlobObject, h)
+	obj, err := f.object(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +189,7 @@ func (f *treeFS) readBlob(h plumbing.Hash) ([]byte, error) {
 func (f *treeFS) info(n node) (*entryInfo, error) {
 	fi := &entryInfo{node: n, mtime: f.mtime}
 	if n.mode != filemode.Dir && n.mode != filemode.Submodule {
-		obj, err := f.s.EncodedObject(plumbing.BlobObject, n.hash)
+		obj, err := f.object(plumbing.BlobObject, n.hash)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +247,7 @@ func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (f *treeFS) entries(name string, n node) ([]fs.DirEntry, error) {
-	t, err := object.GetTree(f.s, n.hash)
+	t, err := f.tree(n.hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
@@ -322,7 +369,7 @@ func (t *treeFile) Read(p []byte) (int, error) {
 		return 0, fs.ErrClosed
 	}
 	if t.r == nil {
-		obj, err := t.fs.s.EncodedObject(plumbing.BlobObject, t.info.node.hash)
+		obj, err := t.fs.object(plumbing.BlobObject, t.info.node.hash)
 		if err != nil {
 			return 0, err
 		}
