@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -339,6 +340,20 @@ func TestReconcile(t *testing.T) {
 		}
 		if changed := before.Changes(takeSnapshot(t)); len(changed) > 0 {
 			t.Errorf("drift changed the cluster: %v", changed)
+		}
+	})
+
+	t.Run("no file of the Git cache is left open", func(t *testing.T) {
+		// With the collector off, a pack file left open stays open.
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		sha := rp.commit(t, good, "a readme", "main", func(w *testbed.GitWork) {
+			w.WriteFiles(map[string]string{"README.md": "pools and routes\n"})
+		})
+		if _, err := r.Validate(ctx, target, trigger(reconciler.Push, sha)); err != nil {
+			t.Fatal(err)
+		}
+		if n := testbed.OpenFiles(t, target.Sources.CacheDir); n != 0 {
+			t.Errorf("%d files of the Git cache open after a run, want 0", n)
 		}
 	})
 }

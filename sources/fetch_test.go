@@ -628,22 +628,6 @@ func TestWorktreeHidesIgnored(t *testing.T) {
 	check("dirty", true)
 }
 
-// openPacks counts this process's open files below dir.
-func openPacks(t *testing.T, dir string) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, fd := range fds {
-		if p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(p, dir+string(filepath.Separator)) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestFetchReleasesPackFiles: reading a fetched tree keeps the cache's
 // pack files open (go-git otherwise opens a pack file per object, which
 // made reading a thousand files slower than rendering them); a revision
@@ -655,7 +639,7 @@ func TestFetchReleasesPackFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := openPacks(t, opts.CacheDir); n != 0 {
+	if n := testbed.OpenFiles(t, opts.CacheDir); n != 0 {
 		t.Errorf("after Fetch, before reading the tree: %d files of the cache open, want 0", n)
 	}
 	for _, name := range []string{"base/pool.yaml", "base/kustomization.yaml", "README.md"} {
@@ -663,13 +647,13 @@ func TestFetchReleasesPackFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := openPacks(t, opts.CacheDir); n != 1 {
+	if n := testbed.OpenFiles(t, opts.CacheDir); n != 1 {
 		t.Errorf("while reading the tree: %d files of the cache open, want its one pack file", n)
 	}
 	if err := rev.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openPacks(t, opts.CacheDir); n != 0 {
+	if n := testbed.OpenFiles(t, opts.CacheDir); n != 0 {
 		t.Errorf("after Close: %d files of the cache open, want 0", n)
 	}
 	// Reading after Close works, and Close releases the files again.
@@ -679,7 +663,7 @@ func TestFetchReleasesPackFiles(t *testing.T) {
 	if err := rev.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := openPacks(t, opts.CacheDir); n != 0 {
+	if n := testbed.OpenFiles(t, opts.CacheDir); n != 0 {
 		t.Errorf("after the second Close: %d files of the cache open, want 0", n)
 	}
 }

@@ -7,6 +7,7 @@ package testbed
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +62,21 @@ func RequireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Fatalf("testbed: this test needs root (network namespaces); run `make test` as root")
 	}
+}
+
+// OpenFiles counts the files below dir this process holds open: a test that
+// a component releases what it opens.
+func OpenFiles(t testing.TB, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			n++
+		}
+	}
+	return n
 }
