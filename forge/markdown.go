@@ -36,10 +36,26 @@ func DescribeReport(r finding.Report) string {
 	return d
 }
 
-// Markdown renders a report as a pull request comment: a heading with the
-// counts, a table of the findings and the report's Body. Values of findings
-// about Secrets and Secret data in the body are masked.
-func Markdown(r finding.Report) string {
+// CommentFindings is how many findings a pull request comment lists
+// beyond its errors, which it always lists all of. A repository that
+// warns about every one of its thousand Ingresses gets a comment a
+// reviewer can read, and one comment rather than ten: the rest are
+// counted by code, and `mooring validate` lists them.
+const CommentFindings = 50
+
+// Markdown renders a report as Markdown: a heading with the counts, a
+// table of the findings and the report's Body. Values of findings about
+// Secrets and Secret data in the body are masked.
+func Markdown(r finding.Report) string { return markdown(r, -1) }
+
+// CommentMarkdown renders a report as a pull request comment: Markdown
+// with every error finding but at most CommentFindings findings in all
+// listed, the others counted by severity and code.
+func CommentMarkdown(r finding.Report) string { return markdown(r, CommentFindings) }
+
+// markdown renders r listing every error and at most limit findings in
+// all (limit < 0: every finding).
+func markdown(r finding.Report, limit int) string {
 	var b strings.Builder
 	icon := "✅"
 	switch {
@@ -75,7 +91,15 @@ func Markdown(r finding.Report) string {
 	if len(r.Findings) > 0 {
 		b.WriteString("| severity | code | object | field | file | message | expected | observed |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|\n")
-		for _, f := range r.Findings {
+		listed := r.Findings
+		if limit >= 0 && len(listed) > limit {
+			n := limit
+			for n < len(listed) && listed[n].Severity == finding.Error {
+				n++ // errors say why a change is refused: never left out
+			}
+			listed = listed[:n]
+		}
+		for _, f := range listed {
 			exp, obs := f.Expected, f.Observed
 			if strings.EqualFold(f.Object.Kind, "Secret") {
 				exp, obs = maskValue(exp), maskValue(obs)
@@ -85,6 +109,13 @@ func Markdown(r finding.Report) string {
 				cell(f.Message), code(exp), code(obs))
 		}
 		b.WriteString("\n")
+		if rest := r.Findings[len(listed):]; len(rest) > 0 {
+			word := "findings"
+			if len(rest) == 1 {
+				word = "finding"
+			}
+			fmt.Fprintf(&b, "%d more %s not listed: %s. `mooring validate` lists every finding.\n\n", len(rest), word, countByCode(rest))
+		}
 	}
 	if r.Body != "" {
 		b.WriteString(manifest.MaskSecretsText(r.Body))
@@ -122,4 +153,41 @@ func maskValue(s string) string {
 		return ""
 	}
 	return "***"
+}
+
+// countByCode counts fs by severity and code, in their order, e.g.
+// "1,990 warnings ingress-backend-missing, 3 info site-missing".
+func countByCode(fs []finding.Finding) string {
+	type key struct {
+		sev  finding.Severity
+		code string
+	}
+	n := map[key]int{}
+	var order []key
+	for _, f := range fs {
+		k := key{f.Severity, f.Code}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		word := k.sev.String()
+		if k.sev != finding.Info {
+			word = plural(n[k], word)
+		} else {
+			word = fmt.Sprintf("%d %s", n[k], word)
+		}
+		parts = append(parts, fmt.Sprintf("%s `%s`", word, cell(k.code)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// plural is "1 finding", "2 findings".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -62,7 +62,7 @@ func (r *Reconciler) post(ctx context.Context, t Target, res *Result, sha string
 		s := Status(t.ForgeRepo, sha, t.TargetURL, rep)
 		note("status "+s.Context, t.Forge.SetStatus(ctx, s))
 		if rep.Kind == finding.KindPreview && trig.PR > 0 {
-			c := forge.Comment{Repo: t.ForgeRepo, PR: trig.PR, Key: t.Name, Body: forge.Markdown(rep)}
+			c := forge.Comment{Repo: t.ForgeRepo, PR: trig.PR, Key: t.Name, Body: forge.CommentMarkdown(rep)}
 			note(fmt.Sprintf("comment on #%d", trig.PR), t.Forge.UpsertComment(ctx, c))
 		}
 	}

@@ -178,7 +178,7 @@ func runReport(cmd *cobra.Command, f reportFlags, arg string) error {
 		return err
 	}
 	if f.pr > 0 {
-		c := forge.Comment{Repo: f.repo, PR: f.pr, Key: f.key, Body: forge.Markdown(rep)}
+		c := forge.Comment{Repo: f.repo, PR: f.pr, Key: f.key, Body: forge.CommentMarkdown(rep)}
 		if err := note(fmt.Sprintf("comment %q on %s#%d", f.key, f.repo, f.pr), q.UpsertComment(ctx, c)); err != nil {
 			return err
 		}
