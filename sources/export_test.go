@@ -40,3 +40,11 @@ func OpenHead(tb testing.TB, dir string) (*git.Repository, *git.Worktree, plumbi
 	}
 	return r, wt, c.TreeHash
 }
+
+// SetMaxPacks sets how many pack files a cache gathers before a fetch
+// compacts it, until the test ends.
+func SetMaxPacks(tb testing.TB, n int) {
+	old := maxPacks
+	maxPacks = n
+	tb.Cleanup(func() { maxPacks = old })
+}

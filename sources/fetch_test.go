@@ -667,3 +667,69 @@ func TestFetchReleasesPackFiles(t *testing.T) {
 		t.Errorf("after the second Close: %d files of the cache open, want 0", n)
 	}
 }
+
+// TestFetchCompactsPacks: a cache that a fetch per commit leaves with more
+// pack files than maxPacks is folded into one, the superseded files go at
+// the next compaction, and every object stays, also a commit pushed away
+// from every branch (the commit a cluster runs may be one).
+func TestFetchCompactsPacks(t *testing.T) {
+	sources.SetMaxPacks(t, 4)
+	f := newFixture(t, "", "")
+	opts := f.opts(t)
+	packs := func() int {
+		t.Helper()
+		ps, err := filepath.Glob(filepath.Join(opts.CacheDir, "*", "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	if _, err := sources.Fetch(ctx(t), f.url, "main", opts); err != nil {
+		t.Fatal(err)
+	}
+	// A commit on main, fetched, then pushed away.
+	f.work.WriteFiles(map[string]string{"base/gone.yaml": "gone: true\n"})
+	gone := f.work.Commit("pushed away")
+	f.work.Push(f.bare, "main")
+	if _, err := sources.Fetch(ctx(t), f.url, "main", opts); err != nil {
+		t.Fatal(err)
+	}
+	f.work.Git("reset", "-q", "--hard", f.c2)
+	f.work.Push(f.bare, "+main")
+	most := 0
+	var last string
+	for i := range 20 {
+		f.work.WriteFiles(map[string]string{"base/pool.yaml": fmt.Sprintf("kind: IPAddressPool\nmetadata:\n  name: lan%d\n", i)})
+		last = f.work.Commit(fmt.Sprint("round ", i))
+		f.work.Push(f.bare, "main")
+		rev, err := sources.Fetch(ctx(t), f.url, "main", opts)
+		if err != nil {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+		if b, err := fs.ReadFile(rev.FS, "base/pool.yaml"); err != nil || !strings.Contains(string(b), fmt.Sprintf("lan%d", i)) {
+			t.Fatalf("fetch %d: base/pool.yaml %q, %v", i, b, err)
+		}
+		rev.Close()
+		most = max(most, packs())
+	}
+	// At most maxPacks new ones, the superseded ones of the last
+	// compaction, and the compacted one.
+	if most > 2*4+1 {
+		t.Errorf("the cache held up to %d pack files, want at most %d", most, 2*4+1)
+	}
+	for _, sha := range []string{gone, f.c1, f.f1, last} {
+		rev, err := sources.Fetch(ctx(t), f.url, sha, opts)
+		if err != nil {
+			t.Fatalf("commit %s after compactions: %v", sha, err)
+		}
+		if _, err := fs.ReadFile(rev.FS, "base/kustomization.yaml"); err != nil {
+			t.Errorf("commit %s after compactions: %v", sha, err)
+		}
+		rev.Close()
+	}
+	if rev, err := sources.Fetch(ctx(t), f.url, gone, opts); err != nil {
+		t.Fatal(err)
+	} else if b, err := fs.ReadFile(rev.FS, "base/gone.yaml"); err != nil || string(b) != "gone: true\n" {
+		t.Errorf("the commit pushed away lost base/gone.yaml: %q, %v", b, err)
+	}
+}
