@@ -199,6 +199,43 @@ func TestAgentIPv4(t *testing.T) {
 		owner = c.owner(10 * time.Second)
 	})
 
+	t.Run("a peer still holding the VIP is a handover, not a duplicate owner", func(t *testing.T) {
+		c.t = t
+		for i := range c.agents {
+			c.stopAgent(i, syscall.SIGTERM)
+		}
+		// As after a holder that stalled: node 0's agent is gone, the VIP
+		// still bound there. The other agents wait for it, and say why.
+		stale := c.nodes[0]
+		testbed.IP(t, "-n", stale.NS, "addr", "add", c.vip.String()+"/32", "dev", "eth0")
+		for i := 1; i < len(c.nodes); i++ {
+			c.startAgent(i)
+		}
+		eventually(t, 15*time.Second, "an agent logs that the previous holder still answers", func() bool {
+			return slices.ContainsFunc(c.agents[1:], func(p *testbed.Proc) bool {
+				return strings.Contains(p.Output(), "the previous holder still answers") && strings.Contains(p.Output(), stale.MAC.String())
+			})
+		})
+		if b := c.bound(); len(b) != 1 || b[0] != 0 {
+			c.dumpLogs()
+			t.Fatalf("%v hold the VIP while node %s still answers for it", c.names(b), stale.Name)
+		}
+		testbed.IP(t, "-n", stale.NS, "addr", "del", c.vip.String()+"/32", "dev", "eth0")
+		next := c.owner(15 * time.Second)
+		if next == 0 {
+			t.Fatalf("owner is %s, whose agent is stopped", stale.Name)
+		}
+		for i := 1; i < len(c.nodes); i++ {
+			if out := c.agents[i].Output(); strings.Contains(out, "duplicate-arp-owner") {
+				t.Errorf("agent %s reported a duplicate owner during a handover:\n%s", c.nodes[i].Name, tail(out, 20))
+			}
+		}
+		if m := scrape(t, c.nodes[next], "127.0.0.1:9464"); !strings.Contains(m, "mooring_vip_conflicts_total 0") {
+			t.Errorf("the new holder counted the handover as a conflict:\n%s", m)
+		}
+		c.startAgent(0)
+	})
+
 	t.Run("as PID 1, a supervisor cleans up after the killed agent", pid1Test(c))
 
 	t.Run("drift arp: free pool address in use, LB IP not announced", func(t *testing.T) {

@@ -124,7 +124,10 @@
 //     leader's lease keepalive fails; it releases when its session ends.
 //   - Another device answers for the VIP: the elected node does not bind,
 //     logs a duplicate-arp-owner finding, counts it (Conflicts) and probes
-//     again every 250 ms; `mooring drift arp` reports the MACs.
+//     again every 250 ms; `mooring drift arp` reports the MACs. When only
+//     a peer's MAC answers (a stalled previous holder, or its binding not
+//     yet expired), it waits the same way but logs a handover instead: no
+//     finding, no conflict counted.
 //   - Local API server stopped or not ready (a crashed static pod, an
 //     upgrade), the node up: within a check interval (1 s) the holder
 //     releases and resigns, and the next candidate binds; the node stays a

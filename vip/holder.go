@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,12 @@ type HoldOptions struct {
 	// ConflictRetry is how often a holder that found another owner probes
 	// again. Default 250 ms.
 	ConflictRetry time.Duration
+	// Peers are the other candidates' addresses on the link. A VIP that
+	// only their MACs answer for is a handover still under way (the
+	// previous holder has not released it, or its binding has not yet
+	// expired): the holder waits for it as for any other owner, but says
+	// so instead of reporting a duplicate owner.
+	Peers []netip.Addr
 	// Log receives the holder's actions. Default slog.Default().
 	Log *slog.Logger
 }
@@ -147,6 +154,22 @@ func DuplicateOwner(vip netip.Addr, iface string, macs []string) finding.Finding
 		Observed: strings.Join(macs, ","),
 		Message:  fmt.Sprintf("another device (%s) answers for the VIP on %s; the agent does not bind it", strings.Join(macs, ", "), iface),
 	}
+}
+
+// peerOf reports whether every MAC in macs is a peer's, as owners (a scan
+// of the VIP and the peers) shows, and names the first such peer.
+func (h *Holder) peerOf(owners neigh.Owners, macs []string) (netip.Addr, bool) {
+	var first netip.Addr
+	for _, m := range macs {
+		i := slices.IndexFunc(h.opts.Peers, func(p netip.Addr) bool { return slices.Contains(owners[p.Unmap()], m) })
+		if i < 0 {
+			return netip.Addr{}, false
+		}
+		if !first.IsValid() {
+			first = h.opts.Peers[i]
+		}
+	}
+	return first, first.IsValid()
 }
 
 // Hold probes, binds and announces the VIP, then keeps it bound until ctx
@@ -255,9 +278,10 @@ func (h *Holder) probe(ctx context.Context, log *slog.Logger) bool {
 	if h.opts.ProbeWindow < 0 {
 		return true
 	}
-	reported := false
+	reported, waited := false, false
+	targets := append([]netip.Addr{h.opts.Address}, h.opts.Peers...)
 	for {
-		owners, err := neigh.Scan(ctx, h.ifi, []netip.Addr{h.opts.Address}, neigh.ScanOptions{Window: h.opts.ProbeWindow, Rounds: 2, Probe: true})
+		owners, err := neigh.Scan(ctx, h.ifi, targets, neigh.ScanOptions{Window: h.opts.ProbeWindow, Rounds: 2, Probe: true})
 		if ctx.Err() != nil {
 			return false
 		}
@@ -268,16 +292,23 @@ func (h *Holder) probe(ctx context.Context, log *slog.Logger) bool {
 		}
 		macs := owners[h.opts.Address.Unmap()]
 		if len(macs) == 0 {
-			if reported {
+			if reported || waited {
 				log.Info("the other owner is gone")
 			}
 			return true
 		}
-		h.conflicts.Add(1)
-		if !reported {
-			f := DuplicateOwner(h.opts.Address, h.opts.Interface, macs)
-			log.Error(f.Message, "code", f.Code, "severity", f.Severity.String(), "macs", f.Observed)
-			reported = true
+		if peer, ok := h.peerOf(owners, macs); ok {
+			if !waited {
+				log.Info("the previous holder still answers for the VIP; waiting for it to release", "peer", peer, "macs", strings.Join(macs, ","))
+				waited = true
+			}
+		} else {
+			h.conflicts.Add(1)
+			if !reported {
+				f := DuplicateOwner(h.opts.Address, h.opts.Interface, macs)
+				log.Error(f.Message, "code", f.Code, "severity", f.Severity.String(), "macs", f.Observed)
+				reported = true
+			}
 		}
 		t := time.NewTimer(h.opts.ConflictRetry)
 		select {

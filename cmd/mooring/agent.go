@@ -307,6 +307,9 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 	}
 	hopts := vip.DefaultHoldOptions()
 	hopts.Address, hopts.Interface = v.Address, v.Interface
+	for _, p := range peers {
+		hopts.Peers = append(hopts.Peers, p.Addr())
+	}
 	hopts.ProbeWindow = f.probeWindow
 	hopts.Lifetime = f.lifetime
 	hopts.AnnounceInterval = f.announceEvery
