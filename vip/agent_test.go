@@ -99,9 +99,10 @@ func TestAgentIPv4(t *testing.T) {
 	t.Run("SIGKILL: the watchdog removes the VIP and another node takes over", func(t *testing.T) {
 		c.t = t
 		killed := c.nodes[owner]
+		logged := c.logSince(owner)
 		c.agents[owner].Kill()
 		c.eventually(15*time.Second, "the killed agent's watchdog removes the VIP", func() bool {
-			return !hostHas(t, killed, c.vip) && strings.Contains(c.agents[owner].Output(), "the agent is gone")
+			return !hostHas(t, killed, c.vip) && strings.Contains(logged(), "the agent is gone")
 		})
 		next := c.owner(15 * time.Second)
 		if next == owner {
@@ -201,14 +202,11 @@ func TestAgentIPv4(t *testing.T) {
 
 	t.Run("a peer still holding the VIP is a handover, not a duplicate owner", func(t *testing.T) {
 		c.t = t
-		// An agent's log file holds every run of it: only what the runs
-		// started here write counts.
-		since := make([]int, len(c.agents))
+		logged := make([]func() string, len(c.agents))
 		for i := range c.agents {
 			c.stopAgent(i, syscall.SIGTERM)
-			since[i] = len(c.agents[i].Output())
+			logged[i] = c.logSince(i)
 		}
-		logged := func(i int) string { return c.agents[i].Output()[since[i]:] }
 		// As after a holder that stalled: node 0's agent is gone, the VIP
 		// still bound there. The other agents wait for it, and say why.
 		stale := c.nodes[0]
@@ -218,7 +216,7 @@ func TestAgentIPv4(t *testing.T) {
 		}
 		eventually(t, 15*time.Second, "an agent logs that the previous holder still answers", func() bool {
 			for i := 1; i < len(c.nodes); i++ {
-				if out := logged(i); strings.Contains(out, "the previous holder still answers") && strings.Contains(out, stale.MAC.String()) {
+				if out := logged[i](); strings.Contains(out, "the previous holder still answers") && strings.Contains(out, stale.MAC.String()) {
 					return true
 				}
 			}
@@ -234,7 +232,7 @@ func TestAgentIPv4(t *testing.T) {
 			t.Fatalf("owner is %s, whose agent is stopped", stale.Name)
 		}
 		for i := 1; i < len(c.nodes); i++ {
-			if out := logged(i); strings.Contains(out, "duplicate-arp-owner") {
+			if out := logged[i](); strings.Contains(out, "duplicate-arp-owner") {
 				t.Errorf("agent %s reported a duplicate owner during a handover:\n%s", c.nodes[i].Name, tail(out, 20))
 			}
 		}
@@ -284,11 +282,12 @@ func pid1Test(c *cluster) func(t *testing.T) {
 		owner := c.owner(30 * time.Second)
 		supervisor := c.childPID(c.agents[owner].Cmd.Process.Pid, "the supervisor runs as PID 1")
 		agent := c.childPID(supervisor, "the supervised agent runs")
+		logged := c.logSince(owner)
 		if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		c.eventually(15*time.Second, "the supervisor removes the VIP", func() bool {
-			return !hostHas(t, c.nodes[owner], c.vip) && strings.Contains(c.agents[owner].Output(), "the agent is gone")
+			return !hostHas(t, c.nodes[owner], c.vip) && strings.Contains(logged(), "the agent is gone")
 		})
 		if next := c.owner(15 * time.Second); next == owner {
 			t.Fatalf("owner is still %s", c.nodes[owner].Name)

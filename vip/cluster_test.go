@@ -167,6 +167,14 @@ func (c *cluster) startAgent(i int) {
 	c.agents[i] = c.lan.Start(n.NS, c.dir, "agent-"+n.Name, mooringBin, args...)
 }
 
+// logSince returns what node i's agent logs from now on. Its log file
+// holds every run of it, so a test that looks for a line must not find
+// one an earlier run or subtest wrote.
+func (c *cluster) logSince(i int) func() string {
+	from := len(c.agents[i].Output())
+	return func() string { return c.agents[i].Output()[from:] }
+}
+
 // stopAgent sends sig and waits for the agent to exit.
 func (c *cluster) stopAgent(i int, sig syscall.Signal) error {
 	c.t.Helper()
