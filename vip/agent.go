@@ -32,8 +32,8 @@ type Options struct {
 	// Readyz is the local API server's readiness URL; "" makes every node
 	// eligible.
 	Readyz string
-	// ReadyzInterval is how often Readyz is checked. Default 1 s.
-	ReadyzInterval time.Duration
+	// Readiness configures the checks of Readyz (Log defaults to Log).
+	Readiness ReadinessOptions
 	// Watchdog is the command of the watchdog process (this binary's
 	// hidden `agent watchdog`, see RunWatchdog), which removes the VIP and
 	// tells the peers when the agent dies without releasing it. Empty: no
@@ -104,7 +104,11 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	eopts := a.opts.Election
 	if a.opts.Readyz != "" {
-		r := NewReadiness(a.opts.Readyz, a.opts.ReadyzInterval, log)
+		ropts := a.opts.Readiness
+		if ropts.Log == nil {
+			ropts.Log = log
+		}
+		r := NewReadiness(a.opts.Readyz, ropts)
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() { _ = r.Run(rctx) }()

@@ -128,10 +128,14 @@
 //     a peer's MAC answers (a stalled previous holder, or its binding not
 //     yet expired), it waits the same way but logs a handover instead: no
 //     finding, no conflict counted.
-//   - Local API server stopped or not ready (a crashed static pod, an
-//     upgrade), the node up: within a check interval (1 s) the holder
-//     releases and resigns, and the next candidate binds; the node stays a
-//     follower until /readyz answers again, then waits in line.
+//   - Local API server stopped (a crashed static pod, an upgrade), the
+//     node up: within a check interval (1 s), when the connection is
+//     refused, the holder releases and resigns, and the next candidate
+//     binds. One that still answers but not "ok" (or not in time) is
+//     given three checks (ReadinessOptions.Fall), so one slow answer does
+//     not move the VIP and cut every client's connection. The node stays
+//     a follower until /readyz has answered "ok" twice in a row (Rise),
+//     then waits in line.
 //   - Forged or replayed heartbeats: a beat counts only when it comes from
 //     a configured peer address, carries a valid HMAC-SHA256 tag under the
 //     shared key, has a timestamp above the last one accepted from that

@@ -95,6 +95,8 @@ type agentFlags struct {
 	prefer        bool
 	metricsAddr   string
 	readyzEvery   time.Duration
+	readyzFall    int
+	readyzRise    int
 }
 
 func init() {
@@ -174,6 +176,8 @@ The agent exits 1 if it found another device answering for the VIP.`,
 	fs.IntVar(&f.hbPort, "heartbeat-port", 6444, "UDP port of the heartbeats")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464, path /metrics); off when empty")
 	fs.DurationVar(&f.readyzEvery, "readyz-interval", time.Second, "how often the local API server's readiness is checked")
+	fs.IntVar(&f.readyzFall, "readyz-fall", vip.DefaultReadinessOptions().Fall, "failed readiness checks in a row that make the node give the VIP up (a refused connection counts at once)")
+	fs.IntVar(&f.readyzRise, "readyz-rise", vip.DefaultReadinessOptions().Rise, "ok readiness checks in a row that make the node eligible again")
 	fs.BoolVar(&f.prefer, "prefer", false, "this node is the preferred holder: the others hand the VIP to it whenever it campaigns (by default a node that is eligible again waits in line)")
 	fs.BoolVar(&f.watchdog, "watchdog", true, "run a watchdog process that removes the VIP and tells the peers at once if the agent dies without releasing it")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the heartbeat key all control-plane nodes share (at least 16 bytes, e.g. openssl rand -hex 32); required with peers")
@@ -321,7 +325,8 @@ func (f *agentFlags) options(cmd *cobra.Command) (vip.Options, error) {
 		}
 		watchdog = []string{exe, "agent", "watchdog"}
 	}
-	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz, ReadyzInterval: f.readyzEvery, Watchdog: watchdog, MetricsAddr: f.metricsAddr, Log: log}, nil
+	return vip.Options{Hold: hopts, Election: eopts, Etcd: etcd, EtcdTLS: etcdTLS, Readyz: readyz,
+		Readiness: vip.ReadinessOptions{Interval: f.readyzEvery, Fall: f.readyzFall, Rise: f.readyzRise}, Watchdog: watchdog, MetricsAddr: f.metricsAddr, Log: log}, nil
 }
 
 func anyHTTPS(urls []string) bool {
