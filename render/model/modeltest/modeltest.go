@@ -4,49 +4,20 @@
 package modeltest
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
-
 	"github.com/mooringhq/mooring/manifest"
 )
 
-// Decode splits multi-document YAML into objects whose File is file. Empty
-// documents are skipped.
+// Decode reads multi-document YAML into objects whose File is file, with
+// mooring's one manifest reader (manifest.Read): empty documents skipped,
+// Lists expanded, a document without a kind an error.
 func Decode(file string, data []byte) ([]manifest.Object, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []manifest.Object
-	for i := 0; ; i++ {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", file, i, err)
-		}
-		j, err := yaml.YAMLToJSON(doc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", file, i, err)
-		}
-		if len(bytes.TrimSpace(j)) == 0 || string(bytes.TrimSpace(j)) == "null" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(j); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", file, i, err)
-		}
-		objs = append(objs, manifest.Object{File: file, Object: u})
-	}
+	return manifest.Read(bytes.NewReader(data), file)
 }
 
 // Load reads every *.yaml file of dir (sorted by name) into objects whose
