@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/mooringhq/mooring/internal/freeport"
 )
 
 // apiServer is a real kube-apiserver process on 127.0.0.1, storing its
@@ -73,7 +75,7 @@ func startAPIServer(ctx context.Context, bin, dir string, etcd []string) (*apiSe
 	if err := os.WriteFile(tokens, []byte(token+`,demo-admin,demo-admin,"system:masters"`+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mooringhq/mooring/internal/freeport"
 	"github.com/mooringhq/mooring/render/model"
 )
 
@@ -29,30 +29,18 @@ type etcdCluster struct {
 	args    [][]string
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startEtcd starts members named names from the etcd binary bin, with
 // data and logs under dir, and waits until the cluster is healthy.
 func startEtcd(ctx context.Context, bin, dir string, names []string) (*etcdCluster, error) {
 	d := &etcdCluster{names: names, bin: bin}
+	// Two ports a member, all distinct.
+	ports, err := freeport.Ports(2 * len(names))
+	if err != nil {
+		return nil, err
+	}
 	var initial []string
-	for _, n := range names {
-		cp, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		pp, err := freePort()
-		if err != nil {
-			return nil, err
-		}
+	for i, n := range names {
+		cp, pp := ports[2*i], ports[2*i+1]
 		d.clients = append(d.clients, fmt.Sprintf("http://127.0.0.1:%d", cp))
 		d.peers = append(d.peers, fmt.Sprintf("http://127.0.0.1:%d", pp))
 		initial = append(initial, fmt.Sprintf("%s=http://127.0.0.1:%d", n, pp))

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mooringhq/mooring/internal/freeport"
 )
 
 // serveProcess is `mooring serve` running as its own process, as it runs in a
@@ -42,7 +44,7 @@ func (d *live) startServe(ctx context.Context) error {
 	if err := os.WriteFile(tokenFile, []byte(d.gitea.Token), 0o600); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return err
 	}

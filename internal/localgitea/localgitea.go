@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mooringhq/mooring/internal/freeport"
 )
 
 // Options say which Gitea to run where.
@@ -57,7 +58,7 @@ type Server struct {
 // creates an admin user, starts `gitea web` on a free 127.0.0.1 port and
 // makes an API token. The caller must Close it.
 func Start(o Options) (*Server, error) {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, fmt.Errorf("gitea: %w", err)
 	}
@@ -169,15 +170,6 @@ func randHex(n int) string {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return hex.EncodeToString(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (g *Server) env() []string {

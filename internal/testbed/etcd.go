@@ -22,6 +22,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 
+	"github.com/mooringhq/mooring/internal/freeport"
 	"github.com/mooringhq/mooring/render/model"
 )
 
@@ -256,20 +257,9 @@ func (c *EtcdCluster) start(m *EtcdMember, initial, state string) error {
 // listener until all are chosen so none is returned twice.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testbed: free port: %v", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	ports, err := freeport.Ports(n)
+	if err != nil {
+		t.Fatalf("testbed: free port: %v", err)
 	}
 	return ports
 }
