@@ -27,7 +27,7 @@ func TestAgentIPv4(t *testing.T) {
 		follower := (owner + 1) % len(c.nodes)
 		// A beat from a peer's address made without the key.
 		forged := []byte(`{"node":"n9","holding":true,"seq":1}0123456789abcdef0123456789abcdef`)
-		sendUDP(t, c.nodes[follower], netip.AddrPortFrom(nodeAddr4(owner), 6444), forged)
+		c.nodes[follower].SendUDP(t, netip.AddrPortFrom(nodeAddr4(owner), 6444), forged)
 		c.eventually(10*time.Second, "the owner's metrics show it holding, its takeover, its peers' beats and the forged one", func() bool {
 			m := scrape(t, c.nodes[owner], "127.0.0.1:9464")
 			// A loaded machine may have made the owner win more than once.

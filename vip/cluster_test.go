@@ -335,27 +335,6 @@ func scrape(t testing.TB, h *testbed.Host, addr string) string {
 	return string(b)
 }
 
-// sendUDP sends datagrams to dst from h's namespace and address.
-func sendUDP(t testing.TB, h *testbed.Host, dst netip.AddrPort, datagrams ...[]byte) {
-	t.Helper()
-	err := testbed.DoNetns(h.NS, func() error {
-		conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(h.Addr(4), 0)), net.UDPAddrFromAddrPort(dst))
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		for _, d := range datagrams {
-			if _, err := conn.Write(d); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("send from %s to %s: %v", h.Name, dst, err)
-	}
-}
-
 // eventually is the package's eventually, with every agent's log on failure.
 func (c *cluster) eventually(within time.Duration, what string, cond func() bool) {
 	c.t.Helper()

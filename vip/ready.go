@@ -37,6 +37,23 @@ func DefaultReadinessOptions() ReadinessOptions {
 	return ReadinessOptions{Interval: time.Second, Fall: 3, Rise: 2}
 }
 
+func (o ReadinessOptions) withDefaults() ReadinessOptions {
+	d := DefaultReadinessOptions()
+	if o.Interval <= 0 {
+		o.Interval = d.Interval
+	}
+	if o.Fall <= 0 {
+		o.Fall = d.Fall
+	}
+	if o.Rise <= 0 {
+		o.Rise = d.Rise
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
 // Readiness polls the local API server's /readyz: a node whose API server is
 // not ready must not hold the VIP that fronts it.
 type Readiness struct {
@@ -53,19 +70,7 @@ type Readiness struct {
 // nothing secret and only asks whether the server on this node answers
 // "ok".
 func NewReadiness(url string, opts ReadinessOptions) *Readiness {
-	d := DefaultReadinessOptions()
-	if opts.Interval <= 0 {
-		opts.Interval = d.Interval
-	}
-	if opts.Fall <= 0 {
-		opts.Fall = d.Fall
-	}
-	if opts.Rise <= 0 {
-		opts.Rise = d.Rise
-	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
+	opts = opts.withDefaults()
 	return &Readiness{
 		url:  url,
 		opts: opts,

@@ -140,6 +140,28 @@ func (l *LAN) AddHost(name string, addrs ...netip.Prefix) *Host {
 // so sockets fn opens belong to ns (and stay there after Do returns).
 func (l *LAN) Do(ns string, fn func() error) error { return DoNetns(ns, fn) }
 
+// SendUDP sends datagrams to dst from h's namespace and IPv4 address, and
+// fails the test if it cannot.
+func (h *Host) SendUDP(t testing.TB, dst netip.AddrPort, datagrams ...[]byte) {
+	t.Helper()
+	err := DoNetns(h.NS, func() error {
+		conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(h.Addr(4), 0)), net.UDPAddrFromAddrPort(dst))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for _, d := range datagrams {
+			if _, err := conn.Write(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("testbed: send from %s to %s: %v", h.Name, dst, err)
+	}
+}
+
 // DoNetns runs fn on a locked OS thread switched into the named namespace
 // (see nsenter.Do).
 func DoNetns(ns string, fn func() error) error { return nsenter.Do(ns, fn) }

@@ -3,7 +3,6 @@ package election
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -64,22 +63,7 @@ func TestHeartbeatsOnTheWire(t *testing.T) {
 	// sendFrom sends raw datagrams to a from host h's address.
 	sendFrom := func(h *testbed.Host, datagrams ...[]byte) {
 		t.Helper()
-		err := lan.Do(h.NS, func() error {
-			conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(h.Addr(4), 0)), net.UDPAddrFromAddrPort(port(a)))
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			for _, d := range datagrams {
-				if _, err := conn.Write(d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		h.SendUDP(t, port(a), datagrams...)
 	}
 	rejected := func(h *testbed.Host, r Reject) int64 {
 		for _, s := range ha.snapshot() {
