@@ -309,9 +309,7 @@ func (p *planner) kust(dir string) (*kustNode, noShards, error) {
 		if why != "" {
 			return nil, why, nil
 		}
-		if pt.Path != "" {
-			p.shared[path.Join(dir, pt.Path)] = true
-		}
+		p.share(dir, pt)
 		if err := checkAliases(patchFile(dir, rel(kfile), pt), content); err != nil {
 			return nil, "", err
 		}
@@ -439,10 +437,6 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 	}
 	sm, errSM := p.rf.SliceFromBytes(content)
 	ops, errJSON := jsonOps(content)
-	grouped := errSM == nil && pt.Target == nil && len(sm) > 0
-	if pt.Path != "" && !grouped {
-		p.shared[path.Join(k.dir, pt.Path)] = true
-	}
 	switch {
 	case errSM == nil && errJSON == nil && len(sm) > 0 && len(ops) > 0, errSM != nil && errJSON != nil:
 		return noShards(fmt.Sprintf("%s: patch %d is neither a strategic merge nor a JSON patch", file, i)), nil
@@ -453,9 +447,11 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 		if why := jsonPatchRenames(content); why != "" {
 			return noShards(fmt.Sprintf("%s: patch %d %s", file, i, why)), nil
 		}
+		p.share(k.dir, pt)
 		return "", nil
 	case pt.Target != nil || len(sm) == 0:
 		// Applied to whatever the target selects, in every shard alike.
+		p.share(k.dir, pt)
 		return "", nil
 	}
 	keys := make([]string, 0, len(sm))
@@ -468,6 +464,13 @@ func (p *planner) patch(k *kustNode, i int, pt types.Patch) (noShards, error) {
 		e.file, e.data = path.Join(k.dir, pt.Path), content
 	}
 	return "", nil
+}
+
+// share records that every shard reads pt's file, if it has one.
+func (p *planner) share(dir string, pt types.Patch) {
+	if pt.Path != "" {
+		p.shared[path.Join(dir, pt.Path)] = true
+	}
 }
 
 // patchContent returns a patch's text: its file's, or its inline text.
