@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,6 +95,20 @@ func compact(st *filesystem.Storage, dir string) (bool, error) {
 		}
 	}
 	return true, writeSuperseded(listFile, live)
+}
+
+// compactLogged is compact, logged: a compaction that fails only costs
+// time later, so it is a warning, not an error of the fetch.
+func compactLogged(st *filesystem.Storage, dir string, log *slog.Logger) bool {
+	start := time.Now()
+	did, err := compact(st, dir)
+	if err != nil {
+		log.Warn("compacting the cache failed", "dir", dir, "err", err)
+	}
+	if did {
+		log.Debug("compacted the cache's pack files", "duration", time.Since(start))
+	}
+	return did
 }
 
 // readSuperseded reads the list of superseded pack files (none when the

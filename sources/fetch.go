@@ -155,24 +155,15 @@ func fetchRemote(ctx context.Context, loc location, ref string, opts Options) (*
 			fetched = true
 		}
 		log.Debug("fetched", "transferred", fetched, "duration", time.Since(fetchStart))
-		if fetched {
-			compactStart := time.Now()
-			did, err := compact(st, dir)
-			if err != nil {
-				// A cache that is not compacted only costs time later.
-				log.Warn("compacting the cache failed", "dir", dir, "err", err)
-			}
-			if did {
-				log.Debug("compacted the cache's pack files", "duration", time.Since(compactStart))
-				// Its index still names the pack files just deleted.
-				_ = st.Close()
-				if r, st, err = openCache(dir, loc.url); err != nil {
-					return nil, newError(ErrUnreachable, repo, ref, "open cache "+dir, err)
-				}
-			}
-		}
 	} else {
 		log.Debug("cache up to date, nothing transferred")
+	}
+	if fetched && compactLogged(st, dir, log) {
+		// st's index still names the pack files just deleted.
+		_ = st.Close()
+		if r, st, err = openCache(dir, loc.url); err != nil {
+			return nil, newError(ErrUnreachable, repo, ref, "open cache "+dir, err)
+		}
 	}
 	if err := setHead(r, remoteRefs); err != nil {
 		return nil, newError(ErrUnreachable, repo, ref, "update cache HEAD", err)
