@@ -4,5 +4,5 @@
 # apply --server-side`, on a real API server, Gitea and git smart HTTP.
 .PHONY: bench-serve
 bench: bench-serve
-bench-serve: deps $(ASSETS)/kube-apiserver $(ASSETS)/kubectl $(ASSETS)/etcd $(ASSETS)/gitea
-	$(GO) test -tags $(MOORING_TAGS) -count=1 -run '^$$' -bench '^BenchmarkServe$$' -benchtime 1x -timeout 20m ./reconciler/serve/
+bench-serve: deps bin/mooring $(ASSETS)/kube-apiserver $(ASSETS)/kubectl $(ASSETS)/etcd $(ASSETS)/gitea
+	MOORING_BIN=$(CURDIR)/bin/mooring $(GO) test -tags $(MOORING_TAGS) -count=1 -run '^$$' -bench '^BenchmarkServe$$' -benchtime 1x -timeout 20m ./reconciler/serve/

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mooringhq/mooring/internal/freeport"
 	"github.com/mooringhq/mooring/internal/gen"
 	"github.com/mooringhq/mooring/internal/testbed"
 	"github.com/mooringhq/mooring/reconciler"
@@ -204,20 +204,20 @@ type idleFigures struct {
 	RSS, Peak int64
 }
 
-// idleServe starts `mooring serve` (the binary, as users run it) on one
-// target, the repository at url whose branch is at head and already
-// applied, waits until it has polled and found nothing to do, and
-// measures it for one minute, with its poll (every minute) in it.
+// idleServe starts `mooring serve` (MOORING_BIN, the binary make builds,
+// as users run it) on one target, the repository at url whose branch is at
+// head and already applied, waits until it has polled and found nothing
+// to do, and measures it for one minute, with its poll (every minute) in
+// it.
 func idleServe(b *testing.B, url, target, head string) idleFigures {
 	b.Helper()
-	bin := testbed.BuildMooring(b)
+	bin := testbed.MooringBinary(b)
 	dir := b.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
 		b.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg := fmt.Sprintf(`apiVersion: mooring.dev/v1alpha1
 kind: ServeConfig
 listen: %[1]s
