@@ -1,6 +1,7 @@
 package arp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -134,16 +135,7 @@ func (h *heard) sorted() []Claim {
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b Claim) int {
-		if c := a.Addr.Compare(b.Addr); c != 0 {
-			return c
-		}
-		if a.MAC < b.MAC {
-			return -1
-		}
-		if a.MAC > b.MAC {
-			return 1
-		}
-		return 0
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.MAC, b.MAC))
 	})
 	return out
 }

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -173,19 +174,7 @@ func (r *run) alarmList() []Alarm {
 		}
 	}
 	slices.SortFunc(out, func(a, b Alarm) int {
-		if a.MemberID != b.MemberID {
-			if a.MemberID < b.MemberID {
-				return -1
-			}
-			return 1
-		}
-		if a.Type < b.Type {
-			return -1
-		}
-		if a.Type > b.Type {
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.MemberID, b.MemberID), cmp.Compare(a.Type, b.Type))
 	})
 	return out
 }
